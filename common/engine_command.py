@@ -1,0 +1,55 @@
+"""The one place that knows how to start the vLLM engine with the Face-LLaVA plugin.
+
+The dev launcher, the test fixtures and the container images all start the same server with the same flags; keeping
+them here means a flag the model needs (eight video frames, per-request landmarks, token budget for a 2056-token
+video) cannot be forgotten in one of them. Importing this module needs neither torch nor vLLM.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+VIDEO_TOKENS = 8 * 257  # 8 frames x (256 patches + CLS): the largest multimodal item
+
+
+def engine_command(
+    python: str | Path,
+    model_dir: str | Path,
+    *,
+    port: int,
+    host: str = "127.0.0.1",
+    served_model_name: str = "facellava",
+    device: str = "cpu",
+    max_model_len: int = 4096,
+    kv_cache_bytes: int | None = None,
+    tensor_parallel_size: int = 1,
+    extra: list[str] | None = None,
+) -> list[str]:
+    """Return the argv that starts vLLM's OpenAI server for a converted Face-LLaVA folder.
+
+    `python -m vllm.entrypoints.openai.api_server` rather than the `vllm` console script: the CPU build's script
+    looks up the distribution name `vllm` and fails. Per-request landmarks travel as mm_processor_kwargs, which
+    vLLM accepts only with --trust-request-mm-kwargs: the engine must therefore be reachable from the gateway only.
+    """
+    batched_tokens = max(max_model_len, VIDEO_TOKENS + 512)
+    argv = [
+        str(python), "-m", "vllm.entrypoints.openai.api_server",
+        "--model", str(model_dir),
+        "--served-model-name", served_model_name,
+        "--host", host,
+        "--port", str(port),
+        "--max-model-len", str(max_model_len),
+        "--max-num-batched-tokens", str(batched_tokens),
+        "--trust-request-mm-kwargs",
+        "--media-io-kwargs", json.dumps({"video": {"num_frames": 8}}),
+        "--limit-mm-per-prompt", json.dumps({"image": 1, "video": 1}),
+        "--enable-prefix-caching",
+    ]
+    if device == "cpu":
+        argv += ["--dtype", "float32", "--enforce-eager"]
+        if kv_cache_bytes:
+            argv += ["--kv-cache-memory-bytes", str(kv_cache_bytes)]
+    else:
+        argv += ["--dtype", "bfloat16", "--tensor-parallel-size", str(tensor_parallel_size)]
+    return argv + list(extra or [])
