@@ -30,6 +30,7 @@ class MediaInfo:
     duration: float | None = None  # seconds, videos only
     sampled_frames: list[int] = field(default_factory=list)  # frame indices (videos)
     sampled_times: list[float] = field(default_factory=list)  # seconds (videos)
+    codec: str | None = None  # videos only, e.g. "h264"
 
 
 @dataclass

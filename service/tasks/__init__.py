@@ -1,1 +1,1 @@
-"""Task prompts and parsers: turn a task into a question for Face-LLaVA and its free-text answer into labels."""
+"""Task prompts and parsers: a task becomes a question for Face-LLaVA, its free-text answer becomes labels."""

@@ -50,7 +50,8 @@ PROMPTS: dict[TaskName, tuple[str, ...]] = {
         "Determine the approximate age of the person depicted, providing your reasoning.",
         "What age would you assign to the person in this visual, and why?",
         "Infer the age of the person in the photograph, explaining your rationale.",
-        "Based on the image, what is your best estimate of the person's age, and what leads you to that conclusion?",
+        "Based on the image, what is your best estimate of the person's age, "
+        "and what leads you to that conclusion?",
         "Provide an age estimation for the person pictured, and explain your estimation.",
         "Give your assessment of the person's age from the image, with supporting details.",
         "Offer an approximation of the individual's age as shown in the picture and your justification.",
@@ -77,8 +78,8 @@ PROMPT_VARIANTS = 10
 def prompt_for(task: TaskName, tower: MediaKind, variant: int = 0) -> str:
     """The question for `task` on the given tower.
 
-    The expression and deepfake lists speak of "the video" (they were tuned on clips); when such a task runs on
-    the image tower the noun is swapped, so the question matches what the model sees.
+    The expression and deepfake lists speak of "the video" (they were tuned on clips); when such a task runs
+    on the image tower the noun is swapped, so the question matches what the model sees.
     """
     question = PROMPTS[task][variant]
     if tower == "image":

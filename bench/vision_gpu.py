@@ -1,0 +1,140 @@
+"""Vision-side throughput at the released model's size: batched against one item per call, in the same run.
+
+What runs is the serving code (model/vision_encoder.py): two LanguageBind ViT-L/14 towers (24 layers, width
+1024, the video one with temporal attention over 8 frames), mlp2x_gelu projector to 4096, FRLP and FRGCA,
+with random weights (bf16 on CUDA, float32 on CPU) and random pixels and landmarks. Printed: images/s and
+8-frame clips/s for a batch per call and for one item per call (the baseline), and their ratio. The video
+baseline is one clip per call, not one frame: temporal attention couples a clip's 8 frames, so a clip is the
+smallest unit.
+
+    PYTHONPATH=. python bench/vision_gpu.py            # on a GPU machine (needs only torch)
+    PYTHONPATH=. python bench/vision_gpu.py --tiny     # smoke test on CPU: tiny towers, float32
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from types import SimpleNamespace
+
+import torch
+
+from model.vision_encoder import FaceLlavaVision
+
+# Released sizes: LanguageBind ViT-L/14 towers, Vicuna-7B width, 8-frame clips.
+REAL = {"vision": (1024, 4096, 24, 16), "text_hidden": 4096, "frames": 8}
+TINY = {"vision": (48, 96, 2, 4), "text_hidden": 64, "frames": 8}
+
+
+def vision_config(sizes: dict, landmarks: bool) -> SimpleNamespace:
+    """The FaceLlavaConfig fields the vision side reads (a namespace: this script needs no transformers)."""
+    hidden, intermediate, layers, heads = sizes["vision"]
+
+    def tower(add_time_attn: bool) -> SimpleNamespace:
+        return SimpleNamespace(
+            hidden_size=hidden, intermediate_size=intermediate, num_hidden_layers=layers,
+            num_attention_heads=heads, num_channels=3, image_size=224, patch_size=14, hidden_act="gelu",
+            layer_norm_eps=1e-5, add_time_attn=add_time_attn,
+            num_frames=sizes["frames"] if add_time_attn else 1,
+        )  # fmt: skip
+
+    return SimpleNamespace(
+        text_config=SimpleNamespace(hidden_size=sizes["text_hidden"]),
+        image_tower_config=tower(False), video_tower_config=tower(True), mm_hidden_size=hidden,
+        mm_projector_type="mlp2x_gelu", mm_vision_select_layer=-2, mm_vision_select_feature="patch",
+        landmarks_projector_type="landmarks_region_projector", global_landmarks_projector_type="linear",
+        cross_attn_type="simple", landmark_conditioning="on" if landmarks else "off",
+    )  # fmt: skip
+
+
+def items_per_second(
+    run: Callable[[], torch.Tensor], items: int, seconds: float, device: torch.device
+) -> float:
+    """Calls `run` (which processes `items` items) for about `seconds`, after warm-up; returns items/s."""
+
+    def timed(calls: int) -> float:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        for _ in range(calls):
+            out = run()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        if not torch.isfinite(out).all():
+            raise RuntimeError("non-finite vision output: the benchmark would time garbage")
+        return time.perf_counter() - start
+
+    timed(2)  # warm-up: kernels chosen, caches filled
+    calls = max(3, round(seconds / max(timed(1), 1e-6)))
+    return items * calls / timed(calls)
+
+
+def report(kind: str, unit: str, batched: float, single: float, batch: int) -> None:
+    print(
+        f"{kind}: batched ({batch}/call) {batched:.1f} {unit}/s | one per call {single:.1f} {unit}/s | "
+        f"ratio batched / one-at-a-time = {batched / single:.2f}x"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--tiny", action="store_true", help="tiny towers (CPU smoke test)")
+    parser.add_argument("--image-batch", type=int, default=32)
+    parser.add_argument("--clip-batch", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=3.0, help="time spent per measurement")
+    parser.add_argument(
+        "--no-landmarks", action="store_true", help="skip FRLP/FRGCA (official inference path)"
+    )
+    args = parser.parse_args()
+
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    sizes = TINY if args.tiny else REAL
+    torch.manual_seed(0)
+    model = FaceLlavaVision(vision_config(sizes, not args.no_landmarks)).to(device, dtype).eval()
+    for name in ("image_tower", "video_tower"):  # zero-initialised parameters would make the towers trivial
+        tower = getattr(model, name)
+        torch.nn.init.normal_(tower.embeddings.class_embedding, std=0.02)
+        for layer in tower.encoder.layers:
+            if hasattr(layer, "temporal_embedding"):
+                torch.nn.init.normal_(layer.temporal_embedding, std=0.02)
+
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    params = sum(p.numel() for p in model.parameters()) / 1e6
+    print(f"device: {name} ({device.type}, {dtype}), torch {torch.__version__}, "
+          f"threads {torch.get_num_threads()}")  # fmt: skip
+    print(f"vision side: {params:.0f} M parameters, {'tiny' if args.tiny else 'released'} sizes, "
+          f"landmarks {'off' if args.no_landmarks else 'on (FRLP + FRGCA)'}")  # fmt: skip
+
+    frames, size = sizes["frames"], model.vision_settings.image_size
+    images = torch.randn(args.image_batch, 3, size, size, device=device, dtype=dtype)
+    clips = torch.randn(args.clip_batch, frames, 3, size, size, device=device, dtype=dtype)
+    image_lm = None if args.no_landmarks else torch.rand(args.image_batch, 68, 2, device=device) * 256
+    clip_lm = None if args.no_landmarks else torch.rand(args.clip_batch, frames, 68, 2, device=device) * 256
+
+    def one_by_one(encode, pixels, landmarks):
+        def run():
+            outs = [encode(pixels[i : i + 1], None if landmarks is None else landmarks[i : i + 1])
+                    for i in range(pixels.shape[0])]  # fmt: skip
+            return torch.cat(outs)
+
+        return run
+
+    with torch.inference_mode():
+        for kind, unit, encode, pixels, landmarks in (
+            ("images", "images", model.encode_images, images, image_lm),
+            (f"{frames}-frame clips", "clips", model.encode_videos, clips, clip_lm),
+        ):
+            count = pixels.shape[0]
+            batched = items_per_second(lambda: encode(pixels, landmarks), count, args.seconds, device)  # noqa: B023
+            single = items_per_second(one_by_one(encode, pixels, landmarks), count, args.seconds, device)
+            report(kind, unit, batched, single, count)
+    if device.type == "cuda":
+        print(f"peak GPU memory: {torch.cuda.max_memory_allocated(device) / 2**30:.2f} GiB")
+
+
+if __name__ == "__main__":
+    main()

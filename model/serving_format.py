@@ -1,0 +1,65 @@
+"""What a converted serving folder contains, in one place, so the converter (writer) and the vLLM plugin
+(reader) cannot drift apart: file names, the two placeholder tokens, and the chat template.
+
+The chat template renders exactly the official llava_v1 prompt (facellava/conversation.py, `conv_vicuna_v1`:
+system prompt, " USER: ", the user turn, " ASSISTANT:"; finished assistant turns end with "</s>"). It reads
+message content as a plain string, so vLLM's chat front-end puts its own placeholder ("<image>" or "<video>",
+from the model's `get_placeholder_str`) in front of the text joined by "\\n": "<image>\\nWhat emotion is
+shown?", which is the official user turn. A video request carries one "<video>"; the model-side processor
+expands it into the official eight "<image>" chunks joined by single spaces. A system message replaces the
+default system prompt.
+
+The template starts with the BOS token because vLLM tokenizes chat prompts without adding special tokens; the
+official tokenizer call puts BOS on the first chunk only, so the processor must not add a second one.
+"""
+
+from __future__ import annotations
+
+CONFIG_FILE = "config.json"
+GENERATION_CONFIG_FILE = "generation_config.json"
+CONVERSION_REPORT_FILE = "conversion_report.json"
+
+SAFETENSORS_SINGLE_FILE = "model.safetensors"
+SAFETENSORS_INDEX_FILE = "model.safetensors.index.json"
+
+# Slow LLaMA SentencePiece tokenizer, as in the released folder.
+TOKENIZER_MODEL_FILE = "tokenizer.model"
+TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
+SPECIAL_TOKENS_MAP_FILE = "special_tokens_map.json"
+TOKENIZER_FILES = (TOKENIZER_MODEL_FILE, TOKENIZER_CONFIG_FILE, SPECIAL_TOKENS_MAP_FILE)
+
+# Added after the original vocabulary, in this order: ids vocab_size and vocab_size + 1.
+IMAGE_TOKEN = "<image>"
+VIDEO_TOKEN = "<video>"
+PLACEHOLDER_TOKENS = (IMAGE_TOKEN, VIDEO_TOKEN)
+
+# The official video prompt: one "<image>" per frame, joined by single spaces.
+VIDEO_FRAME_SEPARATOR = " "
+
+SYSTEM_PROMPT = (
+    "A chat between a curious human and an artificial intelligence assistant. "
+    "The assistant gives helpful, detailed, and polite answers to the human's questions."
+)
+USER_ROLE = "USER"
+ASSISTANT_ROLE = "ASSISTANT"
+
+# llava_v1 (SeparatorStyle.TWO): sep " " after the system prompt and user turns, sep2 "</s>" after answers.
+CHAT_TEMPLATE = (
+    "{{ bos_token }}"
+    "{% if messages and messages[0]['role'] == 'system' %}"
+    "{% set system = messages[0]['content'] %}{% set turns = messages[1:] %}"
+    "{% else %}"
+    "{% set system = '" + SYSTEM_PROMPT.replace("'", "\\'") + "' %}{% set turns = messages %}"
+    "{% endif %}"
+    "{{ system }} "
+    "{% for message in turns %}"
+    "{% if message['role'] == 'user' %}"
+    "{{ '" + USER_ROLE + ": ' + message['content'] + ' ' }}"
+    "{% elif message['role'] == 'assistant' %}"
+    "{{ '" + ASSISTANT_ROLE + ": ' + message['content'] + eos_token }}"
+    "{% else %}"
+    "{{ raise_exception('llava_v1 has only user and assistant turns after an optional system message') }}"
+    "{% endif %}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '" + ASSISTANT_ROLE + ":' }}{% endif %}"
+)

@@ -1,0 +1,184 @@
+"""From preprocessed faces to per-task answers: one engine request per (face, task), all sent at once.
+
+Concurrency is the point: the engine batches the requests, and because every task on a face starts with the
+same medium, its prefix cache computes that face's image tokens once. Videos send expression and deepfake to
+the video tower (8 crops) and the other tasks to the image tower on the track's best frame, as the model was
+tuned. The first failing engine call cancels the others (their HTTP connections close, so vLLM aborts them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from common.tasks import VIDEO_TOWER_TASKS, MediaKind, TaskName
+from service.api.engine_client import EngineClient
+from service.api.engine_payloads import Sampling, task_payload
+from service.api.errors import ApiError
+from service.api.media_encoding import png_data_url, video_data_url
+from service.api.metrics import GatewayMetrics
+from service.api.schemas import FaceFrame, FaceResult, TaskResult
+from service.preprocess.types import Face, ImageResult, Track, VideoResult
+from service.tasks.confidence import TokenAlignment, TokenLogprob, task_confidence
+from service.tasks.parsers import clean_answer, parse_answer
+from service.tasks.prompts import prompt_for
+
+
+@dataclass(frozen=True)
+class AnalysisPlan:
+    tasks: tuple[TaskName, ...]
+    send_landmarks: bool
+    reasoning: bool
+    prompt_variant: int
+    sampling: Sampling
+
+
+@dataclass(frozen=True)
+class _Medium:
+    """What one tower sees of one face: a data URL and the crop-pixel landmarks."""
+
+    kind: MediaKind
+    url: str
+    crop_landmarks: np.ndarray
+
+
+class Analyzer:
+    def __init__(self, engine: EngineClient, metrics: GatewayMetrics) -> None:
+        self._engine = engine
+        self._metrics = metrics
+
+    async def analyze(
+        self,
+        result: ImageResult | VideoResult,
+        plan: AnalysisPlan,
+        request_id: str,
+        timings: dict[str, float],
+    ) -> list[FaceResult]:
+        """Answer every task of the plan for every face (video: track); adds encode/engine/parse timings."""
+        started = time.perf_counter()
+        subjects = result.faces if isinstance(result, ImageResult) else result.tracks
+        media = await asyncio.gather(
+            *(asyncio.to_thread(_media_for, subject, plan.tasks) for subject in subjects)
+        )
+        timings["encode"] = time.perf_counter() - started
+
+        model = await self._engine.model_name()
+        started = time.perf_counter()
+        jobs = [
+            (face_index, task, media[face_index][_tower(subject, task)])
+            for face_index, subject in enumerate(subjects)
+            for task in plan.tasks
+        ]
+        try:
+            async with asyncio.TaskGroup() as group:
+                calls = [
+                    group.create_task(self._ask(model, task, medium, plan, f"{request_id}-{number}"))
+                    for number, (_, task, medium) in enumerate(jobs)
+                ]
+        except* ApiError as failures:  # the first typed failure answers the request
+            raise failures.exceptions[0] from None
+        timings["engine"] = time.perf_counter() - started
+
+        started = time.perf_counter()
+        answers: list[dict[TaskName, TaskResult]] = [{} for _ in subjects]
+        for (face_index, task, medium), call in zip(jobs, calls, strict=True):
+            answers[face_index][task] = self._parse(task, medium.kind, plan, *call.result())
+        timings["parse"] = time.perf_counter() - started
+        return [
+            _face_result(index, subject, answers[index], result) for index, subject in enumerate(subjects)
+        ]
+
+    async def _ask(
+        self, model: str, task: TaskName, medium: _Medium, plan: AnalysisPlan, request_id: str
+    ) -> tuple[str, dict]:
+        question = prompt_for(task, medium.kind, plan.prompt_variant)
+        landmarks = medium.crop_landmarks if plan.send_landmarks else None
+        payload = task_payload(model, medium.kind, medium.url, question, plan.sampling, landmarks)
+        return question, await self._engine.chat(payload, request_id)
+
+    def _parse(
+        self, task: TaskName, kind: MediaKind, plan: AnalysisPlan, question: str, response: dict
+    ) -> TaskResult:
+        choice = (response.get("choices") or [{}])[0]
+        raw = (choice.get("message") or {}).get("content") or ""
+        parsed = parse_answer(task, raw)
+        tokens = [
+            TokenLogprob(str(item.get("token", "")), float(item.get("logprob", 0.0)))
+            for item in ((choice.get("logprobs") or {}).get("content") or [])
+        ]
+        label_confidences = TokenAlignment(tokens, raw, clean_answer(raw)).label_confidences(parsed.labels)
+        if parsed.uncertain:
+            self._metrics.uncertain.labels(task).inc()
+        return TaskResult(
+            tower=kind,
+            labels=[hit.label for hit in parsed.labels],
+            value=parsed.value,
+            confidence=task_confidence(label_confidences),
+            label_confidences=label_confidences,
+            uncertain=parsed.uncertain,
+            reasoning=parsed.reasoning if plan.reasoning else None,
+            raw_text=raw,
+            prompt=question,
+            finish_reason=choice.get("finish_reason"),
+        )
+
+
+def _tower(subject: Face | Track, task: TaskName) -> MediaKind:
+    return "video" if isinstance(subject, Track) and task in VIDEO_TOWER_TASKS else "image"
+
+
+def _media_for(subject: Face | Track, tasks: tuple[TaskName, ...]) -> dict[MediaKind, _Medium]:
+    """Encode each medium a face needs once; every task on that face reuses the same bytes."""
+    towers = {_tower(subject, task) for task in tasks}
+    media: dict[MediaKind, _Medium] = {}
+    face = subject if isinstance(subject, Face) else subject.faces[subject.best_frame]
+    if "image" in towers:
+        media["image"] = _Medium("image", png_data_url(face.crop), face.crop_landmarks)
+    if "video" in towers and isinstance(subject, Track):
+        media["video"] = _Medium("video", video_data_url(subject.crops), subject.crop_landmarks)
+    return media
+
+
+def _points(landmarks: np.ndarray) -> list[list[float]]:
+    return np.asarray(landmarks, dtype=float).round(2).tolist()
+
+
+def _face_result(
+    index: int, subject: Face | Track, tasks: dict[TaskName, TaskResult], result: ImageResult | VideoResult
+) -> FaceResult:
+    if isinstance(subject, Face):
+        return FaceResult(
+            index=index,
+            box=list(subject.box),
+            score=subject.score,
+            landmarks=_points(subject.landmarks),
+            tasks=tasks,
+        )
+    best = subject.faces[subject.best_frame]
+    frames = [
+        FaceFrame(
+            frame_index=frame_index,
+            time=frame_time,
+            box=list(face.box),
+            score=face.score,
+            landmarks=_points(face.landmarks),
+            interpolated=face.interpolated,
+        )
+        for face, frame_index, frame_time in zip(
+            subject.faces, result.media.sampled_frames, result.media.sampled_times, strict=True
+        )
+    ]
+    return FaceResult(
+        index=index,
+        track_id=subject.id,
+        box=list(best.box),
+        score=best.score,
+        landmarks=_points(best.landmarks),
+        best_frame=subject.best_frame,
+        presence=subject.presence,
+        frames=frames,
+        tasks=tasks,
+    )

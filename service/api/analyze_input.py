@@ -1,0 +1,102 @@
+"""Reading POST /analyze: a multipart upload (`file` plus form fields) or JSON ({"media": {...}, options}).
+
+The multipart body is parsed with Starlette's streaming parser, but with the file kept in memory (the body is
+already bounded by the size limit), so an upload never lands in a temporary file on disk.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.requests import Request
+
+from service.api.errors import ApiError, describe_validation
+from service.api.schemas import AnalyzeJSONRequest, AnalyzeOptions
+from service.api.settings import Settings
+from service.api.url_fetch import fetch_media
+
+_FORM_FIELDS = frozenset(AnalyzeOptions.model_fields)
+_MAX_FIELD_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class AnalyzeInput:
+    data: bytes
+    filename: str | None
+    options: AnalyzeOptions
+
+
+async def read_analyze_input(request: Request, settings: Settings) -> AnalyzeInput:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "multipart/form-data":
+        return await _read_multipart(request)
+    if content_type == "application/json":
+        return await _read_json(request, settings)
+    raise ApiError(
+        415, "unsupported_media_type", "send multipart/form-data (file upload) or application/json"
+    )
+
+
+async def _read_multipart(request: Request) -> AnalyzeInput:
+    parser = MultiPartParser(
+        request.headers, request.stream(), max_files=1, max_fields=32, max_part_size=_MAX_FIELD_BYTES
+    )
+    parser.spool_max_size = 2**62  # keep the file in memory: the body size limit already bounds it
+    try:
+        form = await parser.parse()
+    except MultiPartException as exc:
+        raise ApiError(400, "bad_multipart", exc.message) from exc
+    try:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise ApiError(422, "invalid_request", "file: a multipart file field named 'file' is required")
+        unknown = set(form.keys()) - _FORM_FIELDS - {"file"}
+        if unknown:
+            raise ApiError(422, "invalid_request", f"unknown form fields: {', '.join(sorted(unknown))}")
+        fields: dict[str, object] = {key: value for key, value in form.items() if key != "file"}
+        if isinstance(fields.get("tasks"), str):
+            fields["tasks"] = [task.strip() for task in str(fields["tasks"]).split(",") if task.strip()]
+        options = _validated(AnalyzeOptions, fields)
+        data = await upload.read()
+        if not data:
+            raise ApiError(400, "empty_media", "the uploaded file is empty")
+        return AnalyzeInput(data, upload.filename, options)
+    finally:
+        await form.close()
+
+
+async def _read_json(request: Request, settings: Settings) -> AnalyzeInput:
+    body = await request.body()
+    try:
+        parsed = AnalyzeJSONRequest.model_validate_json(body)
+    except ValidationError as exc:
+        raise ApiError(422, "invalid_request", describe_validation(exc.errors())) from exc
+    options = AnalyzeOptions.model_validate(parsed.model_dump(exclude={"media"}))
+    if parsed.media.url is not None:
+        return AnalyzeInput(await fetch_media(parsed.media.url, settings), parsed.media.filename, options)
+    return AnalyzeInput(decode_base64(parsed.media.base64 or ""), parsed.media.filename, options)
+
+
+def decode_base64(text: str) -> bytes:
+    """Base64 (standard alphabet, a `data:...;base64,` prefix allowed) to bytes; empty or invalid is a 400."""
+    if text.startswith("data:"):
+        text = text.partition(",")[2]
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ApiError(400, "invalid_base64", "media.base64 is not valid base64") from exc
+    if not data:
+        raise ApiError(400, "empty_media", "the media is empty")
+    return data
+
+
+def _validated(model: type[AnalyzeOptions], fields: dict[str, object]) -> AnalyzeOptions:
+    try:
+        return model.model_validate(fields)
+    except ValidationError as exc:
+        raise ApiError(422, "invalid_request", describe_validation(exc.errors())) from exc

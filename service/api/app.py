@@ -1,0 +1,97 @@
+"""create_app(): the gateway's FastAPI application, ready for uvicorn (`facellava serve`).
+
+Middleware, outermost first: request context (id, access log, metrics, last-resort 500), CORS (only when
+origins are configured), body size limit (413), in-flight limit (429). The preprocessing pool starts in the
+lifespan unless one is injected (tests inject fakes; the e2e tests use the real pool).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from service.api import routes_analyze, routes_health, routes_openai
+from service.api.analysis import Analyzer
+from service.api.engine_client import EngineClient
+from service.api.errors import install_error_handlers
+from service.api.limits import BodySizeLimit, InFlightLimit
+from service.api.logging import configure_logging
+from service.api.metrics import GatewayMetrics
+from service.api.openapi_docs import install_openapi
+from service.api.preprocessing import Preprocessor, start_pool
+from service.api.request_context import RequestContext
+from service.api.services import Services
+from service.api.settings import Settings
+
+log = logging.getLogger("facellava.gateway")
+
+DESCRIPTION = (
+    "Face-LLaVA behind a face pipeline: faces are detected, cropped to 256 px squares and given 68 "
+    "landmarks before the model answers. Labels come from fixed vocabularies, with confidences from token "
+    "probabilities. Expression results describe apparent expression, not a person's internal state. "
+    "Uploads are never stored."
+)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    preprocessor: Preprocessor | None = None,
+    engine_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    settings = settings or Settings()
+    metrics = GatewayMetrics()
+    engine = EngineClient(settings, metrics, transport=engine_transport)
+    services = Services(settings, metrics, engine, Analyzer(engine, metrics), preprocessor)
+    owns_pool = preprocessor is None
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if owns_pool:
+            services.preprocessor = await asyncio.to_thread(start_pool, settings)
+        log.info(
+            "gateway started", extra={"engine_url": settings.engine_url, "auth": bool(settings.accepted_keys)}
+        )
+        try:
+            yield
+        finally:
+            await engine.aclose()
+            if owns_pool and services.preprocessor is not None:
+                await asyncio.to_thread(services.preprocessor.close)
+
+    app = FastAPI(title="Face-LLaVA", version="1", description=DESCRIPTION, lifespan=lifespan)
+    app.state.services = services
+    install_error_handlers(app)
+    install_openapi(app)
+    for router in (routes_analyze.router, routes_openai.router, routes_health.router):
+        app.include_router(router)
+
+    app.add_middleware(
+        InFlightLimit,
+        max_in_flight=settings.max_in_flight,
+        retry_after_s=settings.retry_after_s,
+        metrics=metrics,
+    )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, metrics=metrics)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+        )
+    app.add_middleware(RequestContext, metrics=metrics)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """uvicorn factory: settings from FACELLAVA_* variables, JSON logs."""
+    settings = Settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)

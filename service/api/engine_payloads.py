@@ -1,0 +1,67 @@
+"""Chat requests for the engine, in the shape common/engine_protocol.py fixes: one face medium (a crop or
+eight crops) first, then the question, and the crop-pixel landmarks in mm_processor_kwargs.
+
+Putting the medium before the text makes every task on one face share the same prompt prefix (system prompt,
+image tokens), which vLLM's prefix cache computes once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from common.engine_protocol import LANDMARKS_IMAGES_KEY, LANDMARKS_VIDEOS_KEY
+from common.tasks import MediaKind
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Decoding parameters of one request (greedy unless the caller asks otherwise)."""
+
+    max_tokens: int
+    temperature: float = 0.0
+    top_p: float | None = None
+    seed: int | None = None
+
+    def as_params(self) -> dict[str, Any]:
+        params: dict[str, Any] = {"max_tokens": self.max_tokens, "temperature": self.temperature}
+        if self.top_p is not None:
+            params["top_p"] = self.top_p
+        if self.seed is not None:
+            params["seed"] = self.seed
+        return params
+
+
+def media_part(kind: MediaKind, url: str) -> dict[str, Any]:
+    key = "image_url" if kind == "image" else "video_url"
+    return {"type": key, key: {"url": url}}
+
+
+def landmark_kwargs(kind: MediaKind, crop_landmarks: np.ndarray) -> dict[str, Any]:
+    """mm_processor_kwargs for one medium: [68, 2] (image) or [8, 68, 2] (video) crop-pixel points."""
+    key = LANDMARKS_IMAGES_KEY if kind == "image" else LANDMARKS_VIDEOS_KEY
+    return {"mm_processor_kwargs": {key: [np.asarray(crop_landmarks, dtype=float).round(3).tolist()]}}
+
+
+def task_payload(
+    model: str,
+    kind: MediaKind,
+    url: str,
+    question: str,
+    sampling: Sampling,
+    crop_landmarks: np.ndarray | None,
+) -> dict[str, Any]:
+    """One task on one face; token log-probabilities are asked for, to give each label a confidence."""
+    payload: dict[str, Any] = {
+        "model": model,
+        "messages": [
+            {"role": "user", "content": [media_part(kind, url), {"type": "text", "text": question}]}
+        ],
+        "logprobs": True,
+        **sampling.as_params(),
+    }
+    if crop_landmarks is not None:
+        payload.update(landmark_kwargs(kind, crop_landmarks))
+    return payload

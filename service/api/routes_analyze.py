@@ -1,0 +1,93 @@
+"""POST /analyze: upload an image or a video, get per-face labels, confidences and reasoning for each task."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+
+from fastapi import APIRouter, Depends, Request
+
+from common.tasks import DEFAULT_TASKS
+from service.api.analysis import AnalysisPlan
+from service.api.analyze_input import read_analyze_input
+from service.api.auth import require_api_key
+from service.api.engine_payloads import Sampling
+from service.api.errors import ApiError
+from service.api.landmark_policy import send_landmarks
+from service.api.openapi_docs import ANALYZE_REQUEST_BODY, ERROR_RESPONSES
+from service.api.preprocessing import require_faces, run_preprocess
+from service.api.schemas import AnalyzeOptions, AnalyzeResponse, MediaOut, ModelOut
+from service.api.services import Services, get_preprocessor, get_services
+from service.api.settings import Settings
+from service.preprocess.types import PreprocessOptions
+
+router = APIRouter(dependencies=[Depends(require_api_key)])
+
+
+@router.post(
+    "/analyze",
+    response_model=AnalyzeResponse,
+    responses=ERROR_RESPONSES,
+    openapi_extra={"requestBody": ANALYZE_REQUEST_BODY},
+    summary="Analyse the faces in an image or a video",
+)
+async def analyze(request: Request) -> AnalyzeResponse:
+    services = get_services(request)
+    try:
+        async with asyncio.timeout(services.settings.request_timeout_s):
+            return await _analyze(request, services)
+    except TimeoutError as exc:
+        raise ApiError(
+            504, "timeout", f"the analysis took over {services.settings.request_timeout_s:g} s"
+        ) from exc
+
+
+async def _analyze(request: Request, services: Services) -> AnalyzeResponse:
+    started = time.perf_counter()
+    settings = services.settings
+    upload = await read_analyze_input(request, settings)
+    options = upload.options
+    max_faces = options.max_faces or settings.default_max_faces
+    if max_faces > settings.max_faces_limit:
+        raise ApiError(422, "invalid_request", f"max_faces: at most {settings.max_faces_limit}")
+    info = await services.engine.info()  # an engine that is down fails the request before any work
+    landmarks = send_landmarks(options.landmarks or settings.default_landmarks, info)
+    sampling = _sampling(options, settings)
+
+    result = await run_preprocess(
+        get_preprocessor(request),
+        upload.data,
+        PreprocessOptions(max_faces=max_faces),
+        upload.filename,
+        settings,
+    )
+    require_faces(result)
+    tasks = tuple(dict.fromkeys(options.tasks)) if options.tasks else DEFAULT_TASKS[result.media.type]
+    plan = AnalysisPlan(tasks, landmarks, options.reasoning, options.prompt_variant, sampling)
+    timings = dict(result.timings)
+    faces = await services.analyzer.analyze(result, plan, request.state.request_id, timings)
+    timings["total"] = time.perf_counter() - started
+
+    services.metrics.observe_stages(timings)
+    services.metrics.faces.observe(len(faces))
+    return AnalyzeResponse(
+        request_id=request.state.request_id,
+        model=ModelOut(name=await services.engine.model_name(), revision=info.model_revision),
+        landmarks_conditioned=landmarks,
+        media=MediaOut(**dataclasses.asdict(result.media)),
+        faces=faces,
+        timings={stage: round(seconds, 6) for stage, seconds in timings.items()},
+    )
+
+
+def _sampling(options: AnalyzeOptions, settings: Settings) -> Sampling:
+    """The request's decoding parameters within the server's bounds; without reasoning only the label (which
+    Face-LLaVA writes first) is generated."""
+    temperature = options.temperature if options.temperature is not None else 0.0
+    if temperature > settings.max_temperature:
+        raise ApiError(422, "invalid_request", f"temperature: at most {settings.max_temperature:g}")
+    max_tokens = min(options.max_tokens or settings.default_max_tokens, settings.max_tokens_limit)
+    if not options.reasoning:
+        max_tokens = min(max_tokens, settings.label_only_max_tokens)
+    return Sampling(max_tokens=max_tokens, temperature=temperature, top_p=options.top_p, seed=options.seed)

@@ -1,0 +1,251 @@
+"""Request and response models of the public API (versioned: SCHEMA_VERSION changes on any breaking change).
+
+Coordinates are pixels of the decoded (EXIF-rotated) upload; landmarks are the 68 iBUG-300W points.
+Confidences are probabilities in [0, 1] read from the model's token log-probabilities, not self-reported.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from common.tasks import TaskName
+from service.tasks.prompts import PROMPT_VARIANTS
+
+SCHEMA_VERSION = "1"
+
+Point = Annotated[list[float], Field(min_length=2, max_length=2)]
+Box = Annotated[list[float], Field(min_length=4, max_length=4, description="[x0, y0, x1, y1] in pixels")]
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="stable machine-readable code, e.g. no_face, too_large, engine_unavailable")
+    message: str
+    request_id: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+class AnalyzeOptions(BaseModel):
+    """What to analyse and how; the same fields as multipart form fields or JSON keys."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tasks: list[TaskName] | None = Field(
+        None, min_length=1, max_length=5, description="default: every task that suits the media"
+    )
+    max_faces: int | None = Field(None, ge=1, description="faces (video: tracks) analysed, largest first")
+    landmarks: Literal["auto", "on", "off"] | None = Field(
+        None, description="condition the model on 68 landmarks: auto = when the served model uses them"
+    )
+    reasoning: bool = Field(True, description="off: only the label is generated (faster), no reasoning text")
+    prompt_variant: int = Field(
+        0, ge=0, lt=PROMPT_VARIANTS, description="which of the paper's prompts to ask"
+    )
+    temperature: float | None = Field(None, ge=0, le=2, description="default 0 (greedy)")
+    top_p: float | None = Field(None, gt=0, le=1)
+    max_tokens: int | None = Field(None, ge=1, le=1024)
+    seed: int | None = Field(None, ge=0, le=2**31 - 1)
+
+
+class MediaSource(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    base64: str | None = Field(None, description="the file's bytes, base64 (a data: URL prefix is accepted)")
+    url: str | None = Field(None, description="http(s) URL; only when the server enables URL fetching")
+    filename: str | None = Field(None, max_length=255)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> MediaSource:
+        if (self.base64 is None) == (self.url is None):
+            raise ValueError("give exactly one of media.base64 and media.url")
+        return self
+
+
+class AnalyzeJSONRequest(AnalyzeOptions):
+    media: MediaSource
+
+
+class AnalyzeForm(BaseModel):
+    """The multipart form of POST /analyze (documentation of the fields; values are strings on the wire)."""
+
+    file: bytes = Field(json_schema_extra={"format": "binary"}, description="image or video file")
+    tasks: str | None = Field(None, description="comma-separated task names")
+    max_faces: int | None = None
+    landmarks: Literal["auto", "on", "off"] | None = None
+    reasoning: bool | None = None
+    prompt_variant: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    seed: int | None = None
+
+
+class MediaOut(BaseModel):
+    type: Literal["image", "video"]
+    format: str
+    width: int
+    height: int
+    bytes: int
+    frame_count: int | None = None
+    fps: float | None = None
+    duration: float | None = Field(None, description="seconds")
+    codec: str | None = None
+    sampled_frames: list[int] = Field(default_factory=list, description="frame indices the model saw (video)")
+    sampled_times: list[float] = Field(default_factory=list, description="their timestamps in seconds")
+
+
+class ModelOut(BaseModel):
+    name: str
+    revision: str | None = None
+
+
+class TaskResult(BaseModel):
+    tower: Literal["image", "video"] = Field(description="which vision tower answered")
+    labels: list[str] = Field(description="labels from the task's fixed vocabulary, first-mentioned first")
+    value: int | None = Field(None, description="age in years (age task)")
+    confidence: float | None = Field(None, ge=0, le=1, description="least label probability; null if unknown")
+    label_confidences: dict[str, float | None] = Field(default_factory=dict)
+    uncertain: bool = Field(description="the answer names no label of the vocabulary")
+    reasoning: str | None = Field(None, description="the model's explanation (null when reasoning is off)")
+    raw_text: str
+    prompt: str
+    finish_reason: str | None = None
+
+
+class FaceFrame(BaseModel):
+    frame_index: int
+    time: float
+    box: Box
+    score: float
+    landmarks: list[Point]
+    interpolated: bool
+
+
+class FaceResult(BaseModel):
+    index: int
+    track_id: int | None = Field(None, description="video: the face track")
+    box: Box
+    score: float = Field(description="detector confidence (video: of the best frame)")
+    landmarks: list[Point] = Field(description="68 iBUG points in image pixels (video: best frame)")
+    best_frame: int | None = Field(None, description="video: position 0-7 of the frame used for image tasks")
+    presence: float | None = Field(
+        None, description="video: fraction of sampled frames where it was detected"
+    )
+    frames: list[FaceFrame] | None = Field(None, description="video: the face in each sampled frame")
+    tasks: dict[TaskName, TaskResult]
+
+
+class AnalyzeResponse(BaseModel):
+    schema_version: Literal["1"] = SCHEMA_VERSION
+    request_id: str
+    model: ModelOut
+    landmarks_conditioned: bool = Field(description="whether 68-point landmarks were fed to the model")
+    media: MediaOut
+    faces: list[FaceResult]
+    timings: dict[str, float] = Field(description="seconds per stage: decode, detect, landmarks, engine, ...")
+
+
+# OpenAI-compatible chat
+
+
+class MediaURL(BaseModel):
+    url: str = Field(description="data: URL (http(s) only when the server enables URL fetching)")
+    detail: str | None = None
+
+
+class TextPart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["text"]
+    text: str
+
+
+class ImagePart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["image_url"]
+    image_url: MediaURL
+
+
+class VideoPart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["video_url"]
+    video_url: MediaURL
+
+
+ContentPart = Annotated[TextPart | ImagePart | VideoPart, Field(discriminator="type")]
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: Literal["system", "user", "assistant"]
+    content: str | list[ContentPart]
+    name: str | None = None
+
+
+class StreamOptions(BaseModel):
+    include_usage: bool | None = None
+
+
+class ChatCompletionRequest(BaseModel):
+    """The OpenAI chat request; images and videos are cropped to the main face before the model sees them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str
+    messages: list[ChatMessage] = Field(min_length=1, max_length=64)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    max_tokens: int | None = Field(None, ge=1, le=1024)
+    max_completion_tokens: int | None = Field(None, ge=1, le=1024)
+    temperature: float | None = Field(None, ge=0, le=2)
+    top_p: float | None = Field(None, gt=0, le=1)
+    seed: int | None = Field(None, ge=0, le=2**31 - 1)
+    stop: str | list[str] | None = None
+    n: Literal[1] = 1
+    logprobs: bool | None = None
+    top_logprobs: int | None = Field(None, ge=0, le=20)
+    presence_penalty: float | None = Field(None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(None, ge=-2, le=2)
+    user: str | None = None
+
+
+class ChatChoiceMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: str
+    content: str | None = None
+
+
+class ChatChoice(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    index: int
+    message: ChatChoiceMessage
+    finish_reason: str | None = None
+
+
+class ChatCompletionResponse(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[ChatChoice]
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str = "facellava"
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+class HealthStatus(BaseModel):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, bool] = Field(default_factory=dict)

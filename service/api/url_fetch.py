@@ -1,0 +1,42 @@
+"""Fetching media by URL, off by default (server-side request forgery): only http(s), only allow-listed host
+names, no redirects, a time limit and the same byte limit as uploads, counted while streaming."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import httpx
+
+from service.api.errors import ApiError
+from service.api.settings import Settings
+
+
+async def fetch_media(url: str, settings: Settings) -> bytes:
+    if not settings.url_fetch_enabled:
+        raise ApiError(400, "url_fetch_disabled", "this server does not fetch media URLs; upload the file")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ApiError(400, "invalid_url", "media URLs must be http(s) URLs")
+    if parts.hostname.lower() not in {host.lower() for host in settings.url_allowlist}:
+        raise ApiError(400, "url_not_allowed", f"host {parts.hostname!r} is not on the allowlist")
+    chunks: list[bytes] = []
+    received = 0
+    try:
+        async with (
+            httpx.AsyncClient(timeout=settings.url_fetch_timeout_s, follow_redirects=False) as client,
+            client.stream("GET", url) as response,
+        ):
+            if response.status_code != 200:
+                raise ApiError(400, "url_fetch_failed", f"the media URL answered HTTP {response.status_code}")
+            async for chunk in response.aiter_bytes():
+                received += len(chunk)
+                if received > settings.max_body_bytes:
+                    raise ApiError(
+                        413, "too_large", f"the media URL's content is over {settings.max_body_bytes} bytes"
+                    )
+                chunks.append(chunk)
+    except httpx.HTTPError as exc:
+        raise ApiError(
+            400, "url_fetch_failed", f"fetching the media URL failed: {type(exc).__name__}"
+        ) from exc
+    return b"".join(chunks)

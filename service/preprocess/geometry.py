@@ -1,0 +1,29 @@
+"""Boxes as (x0, y0, x1, y1) tuples in pixels, and the few operations the detector and tracker share."""
+
+from __future__ import annotations
+
+Box = tuple[float, float, float, float]
+
+
+def clamp_box(box: Box, width: int, height: int) -> Box:
+    x0, y0, x1, y1 = box
+    return (min(max(x0, 0.0), width), min(max(y0, 0.0), height), min(max(x1, 0.0), width),
+            min(max(y1, 0.0), height))
+
+
+def area(box: Box) -> float:
+    return max(box[2] - box[0], 0.0) * max(box[3] - box[1], 0.0)
+
+
+def iou(a: Box, b: Box) -> float:
+    inter = area((max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])))
+    union = area(a) + area(b) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def centre(box: Box) -> tuple[float, float]:
+    return (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+
+
+def lerp_box(a: Box, b: Box, t: float) -> Box:
+    return tuple(x + (y - x) * t for x, y in zip(a, b, strict=True))  # type: ignore[return-value]

@@ -1,0 +1,159 @@
+"""preprocess(): upload bytes -> faces, 68 landmarks and 256 px crops (ImageResult) or 8 sampled frames with
+face tracks (VideoResult). Pure computation in the calling process; the pool runs it in worker processes.
+
+Errors are raised as PreprocessError with the codes in errors.py; a face-free upload is NOT an error here (an
+empty list comes back). In a video, faces filled in for frames where a track was not detected carry
+interpolated=True and score 0.0 (they were not detected); FrameFaces lists only real detections.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from service.preprocess.crop import crop_face
+from service.preprocess.deadline import Deadline
+from service.preprocess.decode_image import decode_image
+from service.preprocess.decode_video import decode_video
+from service.preprocess.detect import Detection, FaceDetector
+from service.preprocess.errors import fail
+from service.preprocess.geometry import area
+from service.preprocess.landmarks import MeshLandmarker
+from service.preprocess.limits import PreprocessLimits
+from service.preprocess.sniff import sniff
+from service.preprocess.timing import timed
+from service.preprocess.track import fill_gaps, link
+from service.preprocess.types import (
+    Face,
+    FrameFaces,
+    ImageResult,
+    MediaInfo,
+    PreprocessOptions,
+    Track,
+    VideoResult,
+)
+
+
+@dataclass
+class Analysis:
+    """A result plus the decoded pictures it was computed on (the image, or the 8 frames), for drawing."""
+
+    result: ImageResult | VideoResult
+    pictures: list[np.ndarray]
+
+
+@lru_cache(maxsize=1)
+def _models() -> tuple[FaceDetector, MeshLandmarker]:
+    """Built once per process: graph set-up costs tens of ms, and the models are not shared across threads."""
+    return FaceDetector(), MeshLandmarker()
+
+
+def release_models() -> None:
+    """Close the MediaPipe graphs now rather than at interpreter exit (their threads log as they stop)."""
+    if _models.cache_info().currsize:
+        for model in _models():
+            model.close()
+        _models.cache_clear()
+
+
+def preprocess(data: bytes, options: PreprocessOptions, filename: str | None = None,
+               limits: PreprocessLimits | None = None) -> ImageResult | VideoResult:
+    """`filename` is accepted for logs only: the format is always sniffed from the bytes."""
+    return analyze(data, options, limits).result
+
+
+def analyze(data: bytes, options: PreprocessOptions, limits: PreprocessLimits | None = None) -> Analysis:
+    limits = limits or PreprocessLimits()
+    if len(data) > limits.max_bytes:
+        raise fail("too_large", f"{len(data)} bytes is over the limit of {limits.max_bytes}")
+    sniffed = sniff(data)
+    deadline = Deadline(limits.decode_timeout_s)
+    timings: dict[str, float] = {}
+    if sniffed.kind == "image":
+        with timed(timings, "decode"):
+            rgb = decode_image(data, sniffed.format, limits)
+        height, width = rgb.shape[:2]
+        detections = _usable_per_frame([_detect(rgb, timings, thorough=True)], options)[0]
+        faces = _faces(rgb, detections, options, timings)[: options.max_faces]
+        media = MediaInfo("image", sniffed.format, width, height, len(data))
+        return Analysis(ImageResult(media, faces, timings), [rgb])
+    with timed(timings, "decode"):
+        video = decode_video(data, sniffed.format, limits, deadline)
+    media = MediaInfo("video", sniffed.format, video.width, video.height, len(data), video.frame_count,
+                      round(video.fps, 6), round(video.duration, 6), video.indices, video.times, video.codec)
+    all_detections = [_detect(frame, timings) for frame in video.frames]
+    deadline.check()
+    per_frame = _usable_per_frame(all_detections, options)
+    frames = [FrameFaces(index, time, _faces(frame, detections, options, timings))
+              for index, time, frame, detections in zip(video.indices, video.times, video.frames, per_frame,
+                                                        strict=True)]
+    with timed(timings, "track"):
+        tracks = _tracks(video.frames, frames, options, timings)
+    for frame in frames:
+        frame.faces = frame.faces[: options.max_faces]
+    return Analysis(VideoResult(media, frames, tracks, timings), video.frames)
+
+
+def _detect(rgb: np.ndarray, timings: dict[str, float], thorough: bool = False) -> list[Detection]:
+    detector, _ = _models()
+    with timed(timings, "detect"):
+        return detector.detect(rgb, thorough)
+
+
+def _usable_per_frame(per_frame: list[list[Detection]], options: PreprocessOptions) -> list[list[Detection]]:
+    """Drop faces under min_face_px; if that leaves nothing anywhere although faces were found, say so."""
+    kept = [[d for d in detections if min(d.box[2] - d.box[0], d.box[3] - d.box[1]) >= options.min_face_px]
+            for detections in per_frame]
+    if any(per_frame) and not any(kept):
+        largest = max(min(d.box[2] - d.box[0], d.box[3] - d.box[1]) for ds in per_frame for d in ds)
+        raise fail("face_too_small", f"the largest face found is {largest:.0f} px, under the minimum of "
+                                     f"{options.min_face_px} px")
+    return kept
+
+
+def _faces(rgb: np.ndarray, detections: list[Detection], options: PreprocessOptions,
+           timings: dict[str, float]) -> list[Face]:
+    """Faces in score order; a detection FaceMesh cannot confirm is dropped as a false positive."""
+    _, landmarker = _models()
+    faces = []
+    for detection in detections:
+        if len(faces) == options.max_faces * 2:  # videos keep spares so tracks survive a mis-ordered frame
+            break
+        with timed(timings, "landmarks"):
+            points = landmarker.landmarks(rgb, detection.box)
+        if points is not None:
+            faces.append(_face(rgb, detection.box, detection.score, points, False, options, timings))
+    return faces
+
+
+def _face(rgb: np.ndarray, box: tuple[float, float, float, float], score: float, points: np.ndarray,
+          interpolated: bool, options: PreprocessOptions, timings: dict[str, float]) -> Face:
+    with timed(timings, "crop"):
+        crop, to_crop = crop_face(rgb, box, options.crop, options.margin)
+    return Face(tuple(float(v) for v in box), float(score), points, crop, to_crop.apply(points),
+                interpolated)
+
+
+def _tracks(pictures: list[np.ndarray], frames: list[FrameFaces], options: PreprocessOptions,
+            timings: dict[str, float]) -> list[Track]:
+    links = link([[face.box for face in frame.faces] for frame in frames])
+    tracks = []
+    for track_id, members in enumerate(links):
+        detected = [None if j is None else frames[t].faces[j] for t, j in enumerate(members)]
+        boxes = fill_gaps([None if f is None else np.array(f.box, dtype=np.float64) for f in detected])
+        points = fill_gaps([None if f is None else f.landmarks for f in detected])
+        faces = [
+            face if face is not None else
+            _face(pictures[t], tuple(box), 0.0, landmarks.astype(np.float32), True, options, timings)
+            for t, (face, (box, _), (landmarks, _)) in enumerate(zip(detected, boxes, points, strict=True))
+        ]
+        present = [t for t, f in enumerate(detected) if f is not None]
+        best = max(present, key=lambda t: (area(detected[t].box), detected[t].score))
+        tracks.append(Track(track_id, faces, best, len(present) / len(frames)))
+    tracks.sort(key=lambda tr: (-tr.presence, -np.mean([area(f.box) for f in tr.faces if not f.interpolated])))
+    tracks = tracks[: options.max_faces]
+    for new_id, track in enumerate(tracks):
+        track.id = new_id
+    return tracks

@@ -1,0 +1,77 @@
+"""The JSON shape of faces, frames and tracks, shared by the `facellava faces` command and the HTTP API so both
+use the same field names. Coordinates are image pixels, rounded to 0.01 px."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from service.preprocess.types import Face, ImageResult, MediaInfo, Track, VideoResult
+
+_DECIMALS = 2
+
+
+class MediaOut(BaseModel):
+    type: str
+    format: str
+    width: int
+    height: int
+    bytes: int
+    frame_count: int | None = None
+    fps: float | None = None
+    duration: float | None = None
+    codec: str | None = None
+
+
+class FaceOut(BaseModel):
+    box: list[float] = Field(description="[x0, y0, x1, y1] in image pixels")
+    score: float = Field(description="detector confidence; 0 for a face interpolated in a video frame")
+    landmarks: list[list[float]] = Field(description="68 iBUG-300W points [x, y] in image pixels")
+    interpolated: bool = False
+
+
+class FrameOut(BaseModel):
+    index: int
+    time: float
+    faces: list[FaceOut]
+
+
+class TrackOut(BaseModel):
+    id: int
+    presence: float = Field(description="fraction of the 8 sampled frames where this face was detected")
+    best_frame: int
+    faces: list[FaceOut] = Field(description="one per sampled frame, interpolated ones flagged")
+
+
+class ImageFacesOut(BaseModel):
+    media: MediaOut
+    faces: list[FaceOut]
+
+
+class VideoFacesOut(BaseModel):
+    media: MediaOut
+    frames: list[FrameOut]
+    tracks: list[TrackOut]
+
+
+def media_out(media: MediaInfo) -> MediaOut:
+    return MediaOut(type=media.type, format=media.format, width=media.width, height=media.height,
+                    bytes=media.bytes, frame_count=media.frame_count, fps=media.fps, duration=media.duration,
+                    codec=media.codec)
+
+
+def face_out(face: Face) -> FaceOut:
+    return FaceOut(box=[round(v, _DECIMALS) for v in face.box], score=round(face.score, 4),
+                   landmarks=face.landmarks.round(_DECIMALS).tolist(), interpolated=face.interpolated)
+
+
+def track_out(track: Track) -> TrackOut:
+    return TrackOut(id=track.id, presence=track.presence, best_frame=track.best_frame,
+                    faces=[face_out(f) for f in track.faces])
+
+
+def result_out(result: ImageResult | VideoResult) -> ImageFacesOut | VideoFacesOut:
+    if isinstance(result, ImageResult):
+        return ImageFacesOut(media=media_out(result.media), faces=[face_out(f) for f in result.faces])
+    frames = [FrameOut(index=f.index, time=f.time, faces=[face_out(x) for x in f.faces]) for f in result.frames]
+    return VideoFacesOut(media=media_out(result.media), frames=frames,
+                         tracks=[track_out(t) for t in result.tracks])

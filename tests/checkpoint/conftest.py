@@ -1,0 +1,72 @@
+"""Shared material for the checkpoint-tool tests: one generated tiny checkpoint per session (copied per test,
+because many tests damage their copy on purpose) and readers that open weight files independently of
+model.checkpoint_io, so a bug there cannot hide itself."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from model.tiny_checkpoint import TinyCheckpoint, TinySpec, write_tiny_checkpoint
+
+ORACLE = Path(os.environ.get("FACELLAVA_ORACLE", Path(__file__).resolve().parents[3] / "shared/fixtures/official-tiny-A"))
+
+
+def read_weights(folder: Path) -> dict[str, torch.Tensor]:
+    """Every tensor of a folder's weight files (tiny folders only), read with the libraries' own loaders."""
+    tensors: dict[str, torch.Tensor] = {}
+    for path in sorted(folder.iterdir()):
+        if path.suffix == ".safetensors":
+            tensors |= load_file(path)
+        elif path.suffix == ".bin":
+            tensors |= torch.load(path, weights_only=True)
+    return tensors
+
+
+def edit_json(path: Path, change: Callable[[dict], None]) -> None:
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+def rewrite_safetensors(path: Path, change: Callable[[dict[str, torch.Tensor]], None]) -> None:
+    tensors = load_file(path)
+    change(tensors)
+    save_file(tensors, path, metadata={"format": "pt"})
+
+
+def rewrite_bin(path: Path, change: Callable[[dict[str, torch.Tensor]], None]) -> None:
+    tensors = torch.load(path, weights_only=True)
+    change(tensors)
+    torch.save(tensors, path)
+
+
+@pytest.fixture(scope="session")
+def tiny_source(tmp_path_factory: pytest.TempPathFactory) -> TinyCheckpoint:
+    return write_tiny_checkpoint(tmp_path_factory.mktemp("tiny") / "src", seed=3)
+
+
+@pytest.fixture
+def tiny(tiny_source: TinyCheckpoint, tmp_path: Path) -> TinyCheckpoint:
+    """A private copy of the session's tiny checkpoint, free to damage."""
+    root = tmp_path / "src"
+    shutil.copytree(tiny_source.facellava.parent, root)
+    return TinyCheckpoint(root / tiny_source.facellava.name, root / tiny_source.image_tower.name,
+                          root / tiny_source.video_tower.name)
+
+
+@pytest.fixture
+def make_tiny(tmp_path: Path) -> Callable[..., TinyCheckpoint]:
+    """A tiny checkpoint with non-default layout options."""
+
+    def make(seed: int = 1, **options) -> TinyCheckpoint:
+        return write_tiny_checkpoint(tmp_path / f"variant-{seed}", seed=seed, spec=TinySpec(**options))
+
+    return make

@@ -1,0 +1,126 @@
+"""Converting the official implementation's own tiny checkpoint (fixture A, or any fixture with its layout named
+by FACELLAVA_ORACLE): every tensor lands under its official name with its exact value, the config loads, and
+the tokenizer renders exactly the prompts the official code built."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoTokenizer
+
+from model import serving_format as fmt
+from model.config import FaceLlavaConfig
+from model.convert import IMAGE_TOWER_PREFIX, VIDEO_TOWER_PREFIX, ConversionReport, convert
+from tests.checkpoint.conftest import ORACLE, read_weights
+
+
+def _folder(suffix: str) -> Path:
+    matches = sorted(p for p in ORACLE.iterdir() if p.is_dir() and p.name.startswith(suffix))
+    if len(matches) != 1:
+        pytest.fail(f"{ORACLE} should hold exactly one {suffix}* folder, found {matches}")
+    return matches[0]
+
+
+@pytest.fixture(scope="module")
+def oracle_conversion(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ConversionReport]:
+    if not ORACLE.is_dir():
+        pytest.fail(f"fixture folder {ORACLE} is missing (set FACELLAVA_ORACLE)")
+    out = tmp_path_factory.mktemp("oracle") / "serving"
+    report = convert(_folder("FaceLLaVA"), _folder("LanguageBind_Image"), _folder("LanguageBind_Video_merge"), out)
+    return out, report
+
+
+def test_every_tensor_equals_its_source(oracle_conversion: tuple[Path, ConversionReport]) -> None:
+    out, _ = oracle_conversion
+    converted = read_weights(out)
+    released = read_weights(_folder("FaceLLaVA"))
+    expected = {
+        name: value
+        for name, value in released.items()
+        if not name.endswith("rotary_emb.inv_freq") and not name.startswith((IMAGE_TOWER_PREFIX, VIDEO_TOWER_PREFIX))
+    }
+    for prefix, folder in ((IMAGE_TOWER_PREFIX, "LanguageBind_Image"), (VIDEO_TOWER_PREFIX, "LanguageBind_Video_merge")):
+        tower = read_weights(_folder(folder))
+        expected |= {prefix + k.removeprefix("vision_model."): v for k, v in tower.items() if k.startswith("vision_model.")}
+    assert set(converted) == set(expected)
+    for name, value in expected.items():
+        assert converted[name].dtype == value.dtype, name
+        assert torch.equal(converted[name], value), name
+
+
+def test_config_loads_with_the_released_fields(oracle_conversion: tuple[Path, ConversionReport]) -> None:
+    out, _ = oracle_conversion
+    released = json.loads((_folder("FaceLLaVA") / "config.json").read_text())
+    video_vision = json.loads((_folder("LanguageBind_Video_merge") / "config.json").read_text())["vision_config"]
+    image_vision = json.loads((_folder("LanguageBind_Image") / "config.json").read_text())["vision_config"]
+    config = FaceLlavaConfig.from_pretrained(out)
+    assert config.model_type == "facellava"
+    assert config.architectures == ["FaceLlavaForConditionalGeneration"]
+    for key in ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads"):
+        assert getattr(config.text_config, key) == released[key], key
+    assert config.text_config.tie_word_embeddings is False
+    for key in ("mm_hidden_size", "mm_projector_type", "mm_vision_select_layer", "landmarks_projector_type",
+                "global_landmarks_projector_type", "cross_attn_type"):
+        assert getattr(config, key) == released[key], key
+    for tower, vision in ((config.image_tower_config, image_vision), (config.video_tower_config, video_vision)):
+        for key in ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "image_size",
+                    "patch_size", "hidden_act", "add_time_attn"):
+            assert getattr(tower, key) == vision[key], key
+    assert config.num_video_frames == video_vision["num_frames"]
+    assert (config.image_token_id, config.video_token_id) == (released["vocab_size"], released["vocab_size"] + 1)
+    assert config.landmark_conditioning == "on"
+
+
+def test_sources_are_identified_by_sha256(oracle_conversion: tuple[Path, ConversionReport]) -> None:
+    out, report = oracle_conversion
+    recorded = FaceLlavaConfig.from_pretrained(out).facellava_source
+    on_disk = json.loads((out / fmt.CONVERSION_REPORT_FILE).read_text())
+    assert on_disk == json.loads(report.model_dump_json())
+    for key, folder in (("facellava", "FaceLLaVA"), ("image_tower", "LanguageBind_Image"),
+                        ("video_tower", "LanguageBind_Video_merge")):
+        source = _folder(folder)
+        weights = [p.name for p in source.iterdir() if p.suffix in (".bin", ".safetensors")]
+        assert set(weights) <= set(recorded[key]["files"])
+        for name, digest in recorded[key]["files"].items():
+            assert hashlib.sha256((source / name).read_bytes()).hexdigest() == digest
+    assert all(name.endswith("rotary_emb.inv_freq") for name in report.dropped_tensors)
+    assert report.dropped_tensors, "the fixture stores rotary buffers (transformers 4.31); they must be dropped"
+    assert report.embedded_tower_tensors_verified > 0
+
+
+def test_tokenizer_and_chat_template_render_the_official_prompts(
+    oracle_conversion: tuple[Path, ConversionReport],
+) -> None:
+    out, _ = oracle_conversion
+    manifest = json.loads((ORACLE / "expected" / "manifest.json").read_text())
+    vocab = json.loads((out / "config.json").read_text())["text_config"]["vocab_size"]
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    assert tokenizer.convert_tokens_to_ids([fmt.IMAGE_TOKEN, fmt.VIDEO_TOKEN]) == [vocab, vocab + 1]
+    assert tokenizer(fmt.IMAGE_TOKEN, add_special_tokens=False)["input_ids"] == [vocab]
+
+    image_prompt = manifest["prompts"]["image"]
+    question = image_prompt.split(f"{fmt.IMAGE_TOKEN}\n", 1)[1].removesuffix(" ASSISTANT:")
+    rendered = tokenizer.apply_chat_template(
+        [{"role": "user", "content": f"{fmt.IMAGE_TOKEN}\n{question}"}], tokenize=False, add_generation_prompt=True
+    )
+    assert rendered == tokenizer.bos_token + image_prompt
+
+    video_prompt = manifest["prompts"]["video"]
+    video_question = video_prompt.rsplit(f"{fmt.IMAGE_TOKEN}\n", 1)[1].removesuffix(" ASSISTANT:")
+    rendered = tokenizer.apply_chat_template(
+        [{"role": "user", "content": f"{fmt.VIDEO_TOKEN}\n{video_question}"}], tokenize=False,
+        add_generation_prompt=True,
+    )
+    frames = FaceLlavaConfig.from_pretrained(out).num_video_frames
+    expanded = rendered.replace(fmt.VIDEO_TOKEN, fmt.VIDEO_FRAME_SEPARATOR.join([fmt.IMAGE_TOKEN] * frames))
+    assert expanded == tokenizer.bos_token + video_prompt
+
+
+def test_generation_config_is_the_released_one(oracle_conversion: tuple[Path, ConversionReport]) -> None:
+    out, _ = oracle_conversion
+    released = json.loads((_folder("FaceLLaVA") / fmt.GENERATION_CONFIG_FILE).read_text())
+    assert json.loads((out / fmt.GENERATION_CONFIG_FILE).read_text()) == released

@@ -1,0 +1,142 @@
+"""Backpressure, body limits, API keys, engine failures and timeouts: every refusal is typed, none is a 500."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import socket
+import time
+
+import httpx
+import pytest
+
+from tests.gateway.fake_preprocessor import describe
+
+
+def upload(client, spec: bytes, **fields):
+    return client.post("/analyze", files={"file": ("face.png", spec, "image/png")}, data=fields)
+
+
+def test_declared_body_over_the_limit_is_refused_before_it_is_sent(start_gateway):
+    client = start_gateway(max_body_bytes=1000)
+    port = httpx.URL(str(client.base_url)).port
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        # Announce 10 MB, send none of it: the answer must come at once, without waiting for the body.
+        sock.sendall(b"POST /analyze HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 10000000\r\n\r\n")
+        reply = b""
+        while not reply.endswith(b"}}"):  # headers and the JSON error body may arrive separately
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            reply += chunk
+    reply = reply.decode()
+    assert reply.startswith("HTTP/1.1 413"), reply
+    assert '"code":"too_large"' in reply
+
+
+def test_streamed_body_over_the_limit_is_refused(start_gateway):
+    client = start_gateway(max_body_bytes=1000)
+
+    def chunks():
+        for _ in range(100):
+            yield b"x" * 100
+
+    response = client.post("/analyze", content=chunks(), headers={"content-type": "application/json"})
+    assert response.status_code == 413 and response.json()["error"]["code"] == "too_large"
+
+
+def test_multipart_over_the_limit(start_gateway):
+    client = start_gateway(max_body_bytes=1000)
+    response = upload(client, b"x" * 5000)
+    assert response.status_code == 413
+
+
+def test_overload_gets_429_with_retry_after(start_gateway, engine_state):
+    client = start_gateway(max_in_flight=2, retry_after_s=3)
+    engine_state.delay_s = 0.5
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(upload, httpx.Client(base_url=client.base_url, timeout=30),
+                               describe(kind="image"), tasks="age") for _ in range(8)]
+        responses = [f.result() for f in futures]
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses.count(200) >= 2 and set(statuses) <= {200, 429}, statuses
+    refused = next(r for r in responses if r.status_code == 429)
+    assert refused.headers["retry-after"] == "3" and refused.json()["error"]["code"] == "overloaded"
+    # Probes are never throttled.
+    assert client.get("/healthz").status_code == 200
+
+
+def test_api_keys(start_gateway, tmp_path):
+    key_file = tmp_path / "keys"
+    key_file.write_text("# comment\nfile-key\n")
+    client = start_gateway(api_keys="env-key", api_keys_file=key_file)
+    assert upload(client, describe(kind="image"), tasks="age").status_code == 401
+    wrong = client.post("/analyze", headers={"Authorization": "Bearer nope"}, files={"file": ("f", b"1")})
+    assert wrong.status_code == 401 and wrong.headers["www-authenticate"] == "Bearer"
+    assert wrong.json()["error"]["code"] == "unauthorized"
+    non_ascii = client.get("/v1/models", headers={"Authorization": "Bearer cl\u00e9".encode()})
+    assert non_ascii.status_code == 401
+    for key in ("env-key", "file-key"):
+        ok = client.post("/analyze", headers={"Authorization": f"Bearer {key}"},
+                         files={"file": ("f", describe(kind="image"))}, data={"tasks": "age"})
+        assert ok.status_code == 200
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/v1/models").status_code == 401
+    assert client.get("/healthz").status_code == 200 and client.get("/readyz").status_code == 200
+
+
+def test_cors_is_off_by_default(gateway):
+    response = gateway.options("/analyze", headers={"Origin": "https://evil.example",
+                                                    "Access-Control-Request-Method": "POST"})
+    assert "access-control-allow-origin" not in response.headers
+
+
+def test_cors_when_configured(start_gateway):
+    client = start_gateway(cors_origins="https://app.example")
+    response = client.options("/analyze", headers={"Origin": "https://app.example",
+                                                   "Access-Control-Request-Method": "POST"})
+    assert response.headers["access-control-allow-origin"] == "https://app.example"
+
+
+@pytest.mark.parametrize(("engine_status", "status", "code"),
+                         [(400, 400, "engine_rejected"), (500, 503, "engine_error"), (429, 429, "engine_overloaded")])
+def test_engine_errors_are_typed(gateway, engine_state, engine_status, status, code):
+    engine_state.fail_status = engine_status
+    response = upload(gateway, describe(kind="image"), tasks="age")
+    assert response.status_code == status and response.json()["error"]["code"] == code
+
+
+def test_engine_unreachable_is_503(start_gateway):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead_port = sock.getsockname()[1]
+    client = start_gateway(engine_url=f"http://127.0.0.1:{dead_port}", retry_after_s=4)
+    response = upload(client, describe(kind="image"), tasks="age")
+    assert response.status_code == 503 and response.headers["retry-after"] == "4"
+    assert response.json()["error"]["code"] == "engine_unavailable"
+
+
+def test_request_timeout_cancels_the_engine_request(start_gateway, engine_state):
+    client = start_gateway(request_timeout_s=0.5)
+    engine_state.delay_s = 5
+    started = time.monotonic()
+    response = upload(client, describe(kind="image"), tasks="age")
+    assert response.status_code == 504 and response.json()["error"]["code"] == "timeout"
+    assert time.monotonic() - started < 3
+    deadline = time.monotonic() + 3
+    while engine_state.cancelled < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert engine_state.cancelled == 1  # the engine saw the request go away and stopped generating
+
+
+def test_engine_timeout_is_504(start_gateway, engine_state):
+    client = start_gateway(engine_timeout_s=0.3)
+    engine_state.delay_s = 3
+    response = upload(client, describe(kind="image"), tasks="age")
+    assert response.status_code == 504 and response.json()["error"]["code"] == "engine_timeout"
+
+
+def test_unknown_route_and_method(gateway):
+    assert gateway.get("/nope").json()["error"]["code"] == "not_found"
+    response = gateway.get("/analyze")
+    assert response.status_code == 405 and response.json()["error"]["code"] == "method_not_allowed"

@@ -1,0 +1,113 @@
+"""The OpenAI-compatible API through the official openai SDK: the gateway swaps the client's image or video
+for the main face's crop(s) and landmarks, and relays the engine's answer or its event stream."""
+
+from __future__ import annotations
+
+import base64
+
+import numpy as np
+import openai
+import pytest
+
+from tests.gateway.fake_engine import ANSWERS
+from tests.gateway.fake_preprocessor import describe
+
+
+def data_url(spec: bytes, mime: str = "image/jpeg") -> str:
+    return f"data:{mime};base64," + base64.b64encode(spec).decode()
+
+
+@pytest.fixture
+def sdk(gateway) -> openai.OpenAI:
+    return openai.OpenAI(base_url=str(gateway.base_url.join("/v1")), api_key="unused", max_retries=0)
+
+
+def image_message(spec: bytes, question: str = "What emotion is shown in the image?") -> list[dict]:
+    return [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": data_url(spec)}},
+                                         {"type": "text", "text": question}]}]
+
+
+def test_models(sdk):
+    assert [model.id for model in sdk.models.list()] == ["facellava"]
+
+
+def test_chat_with_an_image(sdk, engine_state):
+    completion = sdk.chat.completions.create(model="facellava", messages=image_message(describe(kind="image")))
+    assert completion.choices[0].message.content == ANSWERS["expression"]
+    (sent,) = engine_state.received
+    part = sent["messages"][0]["content"][0]
+    assert part["type"] == "image_url" and part["image_url"]["url"].startswith("data:image/png;base64,")
+    assert np.asarray(sent["mm_processor_kwargs"]["landmarks"]).shape == (1, 68, 2)
+    assert sent["messages"][0]["content"][1]["text"] == "What emotion is shown in the image?"
+
+
+def test_chat_stream(sdk, engine_state):
+    stream = sdk.chat.completions.create(model="facellava", messages=image_message(describe(kind="image")),
+                                         stream=True)
+    text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+    assert text == ANSWERS["expression"]
+
+
+def test_a_video_becomes_eight_crops(sdk, engine_state):
+    messages = [{"role": "user", "content": [
+        {"type": "video_url", "video_url": {"url": data_url(describe(kind="video"), "video/mp4")}},
+        {"type": "text", "text": "Is the video authentic, or is it a fake?"}]}]
+    completion = sdk.chat.completions.create(model="facellava", messages=messages)
+    assert completion.choices[0].message.content.startswith("Fake:")
+    sent = engine_state.received[-1]
+    assert sent["messages"][0]["content"][0]["video_url"]["url"].startswith("data:video/x-matroska;base64,")
+    assert np.asarray(sent["mm_processor_kwargs"]["landmarks_videos"]).shape == (1, 8, 68, 2)
+
+
+def test_text_only_chat_is_forwarded(sdk, engine_state):
+    completion = sdk.chat.completions.create(model="facellava", messages=[{"role": "user", "content": "hi"}],
+                                             max_tokens=5)
+    assert completion.choices[0].message.content
+    assert "mm_processor_kwargs" not in engine_state.received[-1]
+
+
+def test_landmark_header(gateway):
+    response = gateway.post("/v1/chat/completions",
+                            json={"model": "facellava", "messages": image_message(describe(kind="image"))})
+    assert response.headers["x-facellava-landmarks-conditioned"] == "true"
+
+
+def test_unknown_model(sdk):
+    with pytest.raises(openai.NotFoundError) as error:
+        sdk.chat.completions.create(model="gpt-4o", messages=image_message(describe(kind="image")))
+    assert error.value.body["code"] == "model_not_found"
+
+
+def test_two_media_are_refused(sdk):
+    message = image_message(describe(kind="image"))
+    message[0]["content"].append(message[0]["content"][0])
+    with pytest.raises(openai.BadRequestError) as error:
+        sdk.chat.completions.create(model="facellava", messages=message)
+    assert error.value.body["code"] == "too_many_media"
+
+
+def test_no_face_is_422(sdk):
+    with pytest.raises(openai.UnprocessableEntityError) as error:
+        sdk.chat.completions.create(model="facellava", messages=image_message(describe(kind="image", faces=0)))
+    assert error.value.body["code"] == "no_face"
+
+
+def test_remote_urls_are_not_fetched_by_default(sdk):
+    messages = [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "http://10.0.0.1/a.jpg"}}]}]
+    with pytest.raises(openai.BadRequestError) as error:
+        sdk.chat.completions.create(model="facellava", messages=messages)
+    assert error.value.body["code"] == "url_fetch_disabled"
+
+
+def test_client_cannot_smuggle_processor_kwargs(gateway):
+    body = {"model": "facellava", "messages": [{"role": "user", "content": "hi"}],
+            "mm_processor_kwargs": {"landmarks": [[[0, 0]]]}}
+    response = gateway.post("/v1/chat/completions", json=body)
+    assert response.status_code == 422
+
+
+def test_engine_error_before_the_stream_is_typed(sdk, engine_state):
+    engine_state.fail_status = 500
+    with pytest.raises(openai.APIStatusError) as error:
+        sdk.chat.completions.create(model="facellava", messages=image_message(describe(kind="image")), stream=True)
+    assert error.value.status_code == 503

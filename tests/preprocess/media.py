@@ -1,0 +1,103 @@
+"""Test media made in memory from skimage's public-domain pictures: the astronaut (a face) and coffee (none)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterable
+from functools import cache
+
+import av
+import cv2
+import numpy as np
+from PIL import Image
+from skimage import data as skdata
+
+
+@cache
+def astronaut() -> np.ndarray:
+    return skdata.astronaut()
+
+
+@cache
+def coffee() -> np.ndarray:
+    return skdata.coffee()
+
+
+def encode_image(rgb: np.ndarray, fmt: str, **save_args: object) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, fmt, **save_args)
+    return buffer.getvalue()
+
+
+def canvas_with_face(width: int, height: int, face_side: int, x: int, y: int) -> np.ndarray:
+    """A grey frame with the astronaut pasted (resized to face_side) at x, y."""
+    frame = np.full((height, width, 3), 90, dtype=np.uint8)
+    frame[y: y + face_side, x: x + face_side] = cv2.resize(astronaut(), (face_side, face_side))
+    return frame
+
+
+def moving_face(width: int = 640, height: int = 480, side: int = 320) -> Callable[[int, int], np.ndarray]:
+    """Frame i of n: the astronaut sliding from left to right."""
+    def frame(i: int, n: int) -> np.ndarray:
+        x = round((width - side) * i / max(n - 1, 1))
+        return canvas_with_face(width, height, side, x, (height - side) // 2)
+    return frame
+
+
+def face_from_halfway(width: int = 640, height: int = 480) -> Callable[[int, int], np.ndarray]:
+    """No face in the first half (coffee), the astronaut in the second."""
+    background = cv2.resize(coffee(), (width, height))
+    face = moving_face(width, height)
+    return lambda i, n: background if i < n // 2 else face(n // 2, n)
+
+
+# Fast settings keep test set-up short; libvpx's defaults take ~0.5 s a frame with frequent keyframes.
+_FAST_ENCODER_OPTIONS = {
+    "libx264": {"preset": "veryfast"},
+    "libx265": {"preset": "ultrafast", "x265-params": "log-level=error"},
+    "libvpx": {"deadline": "realtime", "cpu-used": "8"},
+    "libvpx-vp9": {"deadline": "realtime", "cpu-used": "8"},
+}
+
+
+def encode_clip(make_frame: Callable[[int, int], np.ndarray], n: int, container: str = "mp4",
+                codec: str = "libx264", fps: int = 30, gop: int | None = None,
+                pix_fmt: str = "yuv420p", audio: bool = False) -> bytes:
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format=container) as out:
+        stream = out.add_stream(codec, rate=fps)
+        first = make_frame(0, n)
+        stream.width, stream.height = first.shape[1], first.shape[0]
+        stream.pix_fmt = pix_fmt
+        stream.options = _FAST_ENCODER_OPTIONS.get(codec, {})
+        if gop is not None:
+            stream.codec_context.gop_size = gop
+        if audio:
+            _add_silence(out, n / fps)
+        for i in range(n):
+            frame = av.VideoFrame.from_ndarray(make_frame(i, n), format="rgb24")
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return buffer.getvalue()
+
+
+def audio_only(seconds: float = 1.0, container: str = "mp4") -> bytes:
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format=container) as out:
+        _add_silence(out, seconds)
+    return buffer.getvalue()
+
+
+def _add_silence(out: av.container.OutputContainer, seconds: float) -> None:
+    stream = out.add_stream("aac", rate=16000)
+    samples = int(seconds * 16000)
+    for start in range(0, samples, 1024):
+        chunk = np.zeros((1, min(1024, samples - start)), dtype=np.float32)
+        frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
+        frame.sample_rate = 16000
+        out.mux(stream.encode(frame))
+    out.mux(stream.encode(None))
+
+
+def frames_of(clip_frames: Iterable[np.ndarray]) -> list[np.ndarray]:
+    return list(clip_frames)

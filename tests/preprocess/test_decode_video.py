@@ -1,0 +1,148 @@
+"""Video decoding: the 8 frames the model samples, from every container/codec we accept, and every refusal."""
+
+from __future__ import annotations
+
+import io
+from functools import cache
+
+import av
+import numpy as np
+import pytest
+
+from service.preprocess.deadline import Deadline
+from service.preprocess.decode_video import decode_video, sample_indices
+from service.preprocess.limits import PreprocessLimits
+from service.preprocess.sniff import sniff
+from service.preprocess.types import PreprocessError
+
+from .conftest import run
+from .media import audio_only, encode_clip, moving_face
+
+FRAMES = 45
+SOURCE = moving_face()
+
+
+def _decode(data: bytes, limits: PreprocessLimits | None = None):  # noqa: ANN202 (a test helper)
+    limits = limits or PreprocessLimits()
+    return decode_video(data, sniff(data).format, limits, Deadline(limits.decode_timeout_s))
+
+
+@cache
+def _source_thumbnails(n: int) -> np.ndarray:
+    return np.stack([SOURCE(i, n)[::4, ::4] for i in range(n)]).astype(np.int16)
+
+
+def _closest_source_frame(frame: np.ndarray, n: int) -> int:
+    distances = np.abs(_source_thumbnails(n) - frame[::4, ::4].astype(np.int16)).mean(axis=(1, 2, 3))
+    return int(np.argmin(distances))
+
+
+@pytest.mark.parametrize(("container", "codec", "pix_fmt", "fmt", "name"), [
+    ("mp4", "libx264", "yuv420p", "mp4", "h264"),
+    ("mov", "libx264", "yuv420p", "mov", "h264"),
+    ("mp4", "libx265", "yuv420p", "mp4", "hevc"),
+    ("webm", "libvpx", "yuv420p", "webm", "vp8"),
+    ("webm", "libvpx-vp9", "yuv420p", "webm", "vp9"),
+    ("matroska", "libx264", "yuv420p", "mkv", "h264"),
+    ("avi", "mjpeg", "yuvj420p", "avi", "mjpeg"),
+])
+def test_samples_the_training_frames_from_every_container(container: str, codec: str, pix_fmt: str, fmt: str,
+                                                          name: str) -> None:
+    """Each returned frame is the source frame at linspace(0, n-1, 8), found with keyframes every 8 frames."""
+    clip = encode_clip(SOURCE, FRAMES, container, codec, pix_fmt=pix_fmt, gop=8)
+    video = _decode(clip)
+    expected = np.linspace(0, FRAMES - 1, 8).round().astype(int).tolist()
+    assert video.indices == expected
+    assert video.frame_count == FRAMES
+    assert video.codec == name
+    assert video.fps == pytest.approx(30, rel=1e-3)
+    assert video.times == pytest.approx([i / 30 for i in expected], abs=2e-3)
+    assert [_closest_source_frame(frame, FRAMES) for frame in video.frames] == expected
+    assert all(frame.shape == (480, 640, 3) and frame.dtype == np.uint8 for frame in video.frames)
+    assert sniff(clip).format == fmt
+
+
+def test_sample_indices_match_the_training_sampler() -> None:
+    assert sample_indices(100) == [0, 14, 28, 42, 57, 71, 85, 99]
+    assert sample_indices(3) == [0, 0, 1, 1, 1, 1, 2, 2]  # short clips repeat frames: always 8
+    assert sample_indices(1) == [0] * 8
+
+
+def test_a_one_frame_video_gives_eight_copies() -> None:
+    video = _decode(encode_clip(SOURCE, 1))
+    assert video.frame_count == 1 and len(video.frames) == 8
+    assert all((frame == video.frames[0]).all() for frame in video.frames)
+
+
+def test_video_with_an_audio_track_decodes(moving_clip: bytes) -> None:
+    result = run(encode_clip(SOURCE, 30, audio=True))
+    assert result.media.frame_count == 30
+    assert len(result.tracks) == 1
+
+
+def test_audio_only_file_is_unsupported() -> None:
+    with pytest.raises(PreprocessError) as refusal:
+        run(audio_only())
+    assert refusal.value.code == "unsupported_media"
+    assert "no video stream" in refusal.value.message
+
+
+def test_codec_outside_the_allow_list_is_unsupported() -> None:
+    clip = encode_clip(SOURCE, 4, "matroska", "ffv1", pix_fmt="yuv420p")
+    with pytest.raises(PreprocessError) as refusal:
+        run(clip)
+    assert refusal.value.code == "unsupported_media"
+
+
+def test_truncated_mp4_is_corrupt(moving_clip: bytes) -> None:
+    """PyAV's mp4 muxer writes the index (moov) last: without it nothing can be played."""
+    with pytest.raises(PreprocessError) as refusal:
+        run(moving_clip[: len(moving_clip) // 2])
+    assert refusal.value.code == "corrupt_media"
+
+
+def test_truncated_webm_gives_eight_frames_over_what_plays() -> None:
+    clip = encode_clip(SOURCE, FRAMES, "webm", "libvpx", gop=8)
+    video = _decode(clip[: int(len(clip) * 0.6)])
+    assert 0 < video.frame_count < FRAMES
+    assert len(video.frames) == 8
+    assert video.indices == sample_indices(video.frame_count)
+    assert [_closest_source_frame(frame, FRAMES) for frame in video.frames] == video.indices
+
+
+def test_header_only_video_is_corrupt(moving_clip: bytes) -> None:
+    clip = encode_clip(SOURCE, FRAMES, "matroska", "libx264")
+    with pytest.raises(PreprocessError) as refusal:
+        run(clip[:300])
+    assert refusal.value.code == "corrupt_media"
+
+
+def test_too_long_by_duration(moving_clip: bytes) -> None:
+    with pytest.raises(PreprocessError) as refusal:
+        run(moving_clip, limits=PreprocessLimits(max_video_seconds=1.0))
+    assert refusal.value.code == "video_too_long"
+
+
+def test_too_long_by_frame_count(moving_clip: bytes) -> None:
+    with pytest.raises(PreprocessError) as refusal:
+        run(moving_clip, limits=PreprocessLimits(max_video_frames=FRAMES - 1))
+    assert refusal.value.code == "video_too_long"
+
+
+def test_frame_size_limit(moving_clip: bytes) -> None:
+    with pytest.raises(PreprocessError) as refusal:
+        run(moving_clip, limits=PreprocessLimits(max_video_frame_pixels=640 * 480 - 1))
+    assert refusal.value.code == "too_large"
+
+
+def test_decode_timeout(moving_clip: bytes) -> None:
+    with pytest.raises(PreprocessError) as refusal:
+        run(moving_clip, limits=PreprocessLimits(decode_timeout_s=1e-6))
+    assert refusal.value.code == "decode_timeout"
+
+
+def test_video_is_opened_from_memory_with_the_sniffed_container(moving_clip: bytes) -> None:
+    """Guards the premise of decode_video: PyAV reads the BytesIO, not a path, and agrees on the container."""
+    with av.open(io.BytesIO(moving_clip)) as container:
+        assert "mp4" in container.format.name
+        assert container.streams.video[0].frames == FRAMES
