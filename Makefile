@@ -11,4 +11,4 @@ setup:
 	./scripts/setup-envs
 
 lint:
-	./.venv/gateway/bin/ruff check common model service tests bench
+	./.venv/gateway/bin/ruff check common model service tests bench docker

@@ -2,9 +2,10 @@
 """Entry point of both engine images: vLLM's OpenAI server on the mounted, converted Face-LLaVA folder.
 
 The server's flags come from common/engine_command.py, the one place that knows them (the dev launcher and the
-tests use it too), so a container cannot drift from what the tests run. This wrapper only maps the container's
-environment onto that function's parameters and then replaces itself with the server (exec), so the signals
-Kubernetes or Docker send reach vLLM directly. Arguments given to the container are appended as extra flags.
+tests use it too), so a container cannot drift from what the tests run; the plugin allow-list comes from
+common/engine_protocol.py the same way. This wrapper only maps the container's environment onto those, then
+replaces itself with the server (exec), so the signals Kubernetes or Docker send reach vLLM directly.
+Arguments given to the container are appended as extra flags.
 
 Environment (defaults in brackets):
   FACELLAVA_MODEL_DIR             converted serving folder [/models/facellava]
@@ -24,6 +25,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from common.engine_command import engine_command
+from common.engine_protocol import ENGINE_ENV
 
 DEVICES = ("gpu", "cpu")
 
@@ -70,7 +72,8 @@ def main() -> None:
     except ConfigError as error:
         print(f"engine-serve: {error}", file=sys.stderr)
         sys.exit(2)
-    os.execv(argv[0], argv)
+    # ENGINE_ENV names our plugins in VLLM_PLUGINS: the model and the /facellava/info endpoint.
+    os.execve(argv[0], argv, {**os.environ, **ENGINE_ENV})
 
 
 if __name__ == "__main__":

@@ -12,13 +12,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 WeightFormat = Literal["safetensors", "bin"]
@@ -77,9 +78,22 @@ def weight_files(folder: Path) -> list[Path]:
     return found
 
 
+def _open_safetensors(path: Path) -> Any:
+    try:
+        return safe_open(str(path), framework="pt")
+    except (SafetensorError, OSError) as error:
+        raise CheckpointReadError(f"{path}: not a readable safetensors file ({error})") from None
+
+
 def _load_bin(path: Path) -> dict[str, torch.Tensor]:
-    """A .bin state dict, memory-mapped so that only the tensors actually read are paged in."""
-    state = torch.load(path, map_location="cpu", mmap=True, weights_only=True)
+    """A .bin state dict, memory-mapped so that only the tensors actually read are paged in.
+
+    weights_only: a pickle that would run code is refused, not executed.
+    """
+    try:
+        state = torch.load(path, map_location="cpu", mmap=True, weights_only=True)
+    except (RuntimeError, ValueError, EOFError, pickle.UnpicklingError) as error:
+        raise CheckpointReadError(f"{path}: not a readable torch state dict ({error})") from None
     if not isinstance(state, dict):
         raise CheckpointReadError(f"{path}: expected a state dict, found {type(state).__name__}")
     return state
@@ -100,15 +114,15 @@ class TensorSource:
                     )
                 self.tensors[name] = TensorInfo(path, shape, dtype)
         self._open_path: Path | None = None
-        self._open_handle: object | None = None
+        self._open_handle: Any = None
 
     @staticmethod
     def _scan(path: Path) -> Iterator[tuple[str, tuple[int, ...], torch.dtype]]:
         if path.suffix == ".safetensors":
-            with safe_open(str(path), framework="pt") as handle:
-                for name in handle.keys():  # noqa: SIM118 (safe_open is not a mapping)
-                    sliced = handle.get_slice(name)
-                    yield name, tuple(sliced.get_shape()), _SAFETENSORS_DTYPES[sliced.get_dtype()]
+            handle = _open_safetensors(path)
+            for name in handle.keys():  # noqa: SIM118 (safe_open is not a mapping)
+                sliced = handle.get_slice(name)
+                yield name, tuple(sliced.get_shape()), _SAFETENSORS_DTYPES[sliced.get_dtype()]
         else:
             for name, tensor in _load_bin(path).items():
                 yield name, tuple(tensor.shape), tensor.dtype
@@ -123,7 +137,7 @@ class TensorSource:
         if self._open_path != info.file:
             self.close()
             if info.file.suffix == ".safetensors":
-                self._open_handle = safe_open(str(info.file), framework="pt")
+                self._open_handle = _open_safetensors(info.file)
             else:
                 self._open_handle = _load_bin(info.file)
             self._open_path = info.file

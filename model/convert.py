@@ -193,6 +193,10 @@ def check_facellava_config(cfg: dict[str, Any], where: str) -> dict[str, Any]:
             f"{where}: field 'mm_projector_type' is {cfg['mm_projector_type']!r}; "
             "only 'mlp2x_gelu' is supported"
         )
+    if cfg.get("mm_use_im_start_end"):
+        raise ConversionError(
+            f"{where}: field 'mm_use_im_start_end' is true; Face-LLaVA's prompts have no <im_start>/<im_end>"
+        )
     fields = {
         key: (cfg[key] if cfg.get(key) is not None else default) for key, default in LANDMARK_DEFAULTS.items()
     }

@@ -5,21 +5,24 @@ prefix caching and the attention backends work as for any LLaMA. The vision side
 mm_projector, FRLP, FRGCA) is small and replicated; its modules keep the official names so that the serving
 folder's tensors, which carry the official state-dict names, load through one WeightsMapper.
 
-The placeholder tokens "<image>" / "<video>" are added after the original vocabulary (ids vocab and vocab + 1), so
-they are out of range for the embedding table and the LM head keeps the official vocabulary and logits: vLLM masks
-them before the text-embedding lookup (configure_mm_token_handling) and scatters the visual embeddings over them.
+The placeholder tokens "<image>" / "<video>" are added after the original vocabulary (ids vocab and vocab +
+1), so they are out of range for the embedding table and the LM head keeps the official vocabulary and logits:
+vLLM masks them before the text-embedding lookup (configure_mm_token_handling) and scatters the visual
+embeddings over them.
 
-Every request input was validated by the processor (model/processing.py) in the API server: nothing here may raise
-on request data, because an exception in `embed_multimodal` kills the engine core.
+Every request input was validated by the processor (model/processing.py) in the API server: nothing here may
+raise on request data, because an exception in `embed_multimodal` kills the engine core.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import ClassVar
 
 import torch
 from torch import nn
 from vllm.config import VllmConfig
+from vllm.model_executor.model_loader.utils import initialize_model
 from vllm.model_executor.models.interfaces import MultiModalEmbeddings, SupportsMultiModal, SupportsPP
 from vllm.model_executor.models.utils import (
     AutoWeightsLoader,
@@ -27,11 +30,15 @@ from vllm.model_executor.models.utils import (
     init_vllm_registered_model,
     maybe_prefix,
 )
-from vllm.model_executor.model_loader.utils import initialize_model
 from vllm.multimodal import MULTIMODAL_REGISTRY
 from vllm.sequence import IntermediateTensors
 
-from common.engine_protocol import IMAGE_PLACEHOLDER, LANDMARKS_IMAGES_KEY, LANDMARKS_VIDEOS_KEY, VIDEO_PLACEHOLDER
+from common.engine_protocol import (
+    IMAGE_PLACEHOLDER,
+    LANDMARKS_IMAGES_KEY,
+    LANDMARKS_VIDEOS_KEY,
+    VIDEO_PLACEHOLDER,
+)
 from model.config import FaceLlavaConfig
 from model.padded_head_attention import PaddedHeadLlamaForCausalLM, needs_padded_heads
 from model.processing import (
@@ -50,8 +57,10 @@ def _as_batch(value: object) -> torch.Tensor:
     return value if isinstance(value, torch.Tensor) else torch.stack(list(value))
 
 
-def _encode_mixed(encode: Encoder, pixels: torch.Tensor, landmarks: torch.Tensor, given: torch.Tensor) -> torch.Tensor:
-    """Encode a batch in which only some items came with landmarks (items from different requests batch together)."""
+def _encode_mixed(
+    encode: Encoder, pixels: torch.Tensor, landmarks: torch.Tensor, given: torch.Tensor
+) -> torch.Tensor:
+    """Encode a batch where only some items came with landmarks (requests batch together)."""
     given = given.to(torch.bool).flatten()
     if bool(given.all()):
         return encode(pixels, landmarks)
@@ -71,7 +80,7 @@ def _encode_mixed(encode: Encoder, pixels: torch.Tensor, landmarks: torch.Tensor
     dummy_inputs=FaceLlavaDummyInputsBuilder,
 )
 class FaceLlavaForConditionalGeneration(FaceLlavaVisionMixin, nn.Module, SupportsMultiModal, SupportsPP):
-    packed_modules_mapping = {
+    packed_modules_mapping: ClassVar[dict[str, list[str]]] = {
         "qkv_proj": ["q_proj", "k_proj", "v_proj"],
         "gate_up_proj": ["gate_proj", "up_proj"],
     }
@@ -106,7 +115,8 @@ class FaceLlavaForConditionalGeneration(FaceLlavaVisionMixin, nn.Module, Support
             vocab_size=config.text_config.vocab_size,
             mm_token_ids=[config.image_token_id, config.video_token_id],
         )
-        # One block for everything on the vision side: each _mark_tower_model call replaces the recorded names.
+        # One block for everything on the vision side: each _mark_tower_model call replaces the recorded
+        # names.
         with self._mark_tower_model(vllm_config, {"image", "video"}):
             self.init_vision_modules(config)
         with self._mark_language_model(vllm_config):
@@ -125,7 +135,7 @@ class FaceLlavaForConditionalGeneration(FaceLlavaVisionMixin, nn.Module, Support
         return init_vllm_registered_model(vllm_config=vllm_config, hf_config=text_config, prefix=lm_prefix)
 
     def embed_multimodal(self, **kwargs: object) -> MultiModalEmbeddings:
-        """Visual embeddings per item, in prompt order: [256, H] per image, [8 * 257, H] per video (frames in order)."""
+        """Visual embeddings per item, in prompt order: [256, H] per image, [8 * 257, H] per video."""
         if kwargs.get("pixel_values") is not None:
             pixels = _as_batch(kwargs["pixel_values"])
             landmarks = _as_batch(kwargs[LANDMARKS_IMAGES_KEY])
@@ -148,13 +158,16 @@ class FaceLlavaForConditionalGeneration(FaceLlavaVisionMixin, nn.Module, Support
     ) -> torch.Tensor | IntermediateTensors:
         if intermediate_tensors is not None:
             inputs_embeds = None
-        return self.language_model.model(input_ids, positions, intermediate_tensors, inputs_embeds=inputs_embeds)
+        return self.language_model.model(
+            input_ids, positions, intermediate_tensors, inputs_embeds=inputs_embeds
+        )
 
     def compute_logits(self, hidden_states: torch.Tensor) -> torch.Tensor | None:
         return self.language_model.compute_logits(hidden_states)
 
     def load_weights(self, weights: Iterable[tuple[str, torch.Tensor]]) -> set[str]:
-        # With landmark conditioning off the landmark modules are not built: their tensors, if present, are skipped.
+        # With landmark conditioning off the landmark modules are not built: their tensors, if present, are
+        # skipped.
         skip = [] if self.vision_settings.landmarks_on else [f"{name}." for name in LANDMARK_MODULE_NAMES]
         loader = AutoWeightsLoader(self, ignore_unexpected_prefixes=skip)
         return loader.load_weights(weights, mapper=self.hf_to_vllm_mapper)

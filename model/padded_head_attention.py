@@ -1,12 +1,13 @@
 """Exact LLaMA attention for head sizes the CPU attention kernel lacks (tiny test checkpoints only).
 
 vLLM's CPU build has one attention backend (CPU_ATTN) and it supports head sizes 32, 64, 80, ... only; the
-parity fixture's decoder has head_dim 16 and real Face-LLaVA (Vicuna-7B) has 128. So that the tiny checkpoints run
-through vLLM's own LLaMA unchanged everywhere else, this attention keeps the checkpoint's q/k/v/o projections and
-RoPE at the real head size and hands the kernel heads zero-padded to the next supported size, with the softmax
-scale of the real size. It is exact: the padded q and k dimensions add 0 to every dot product, the padded v
-dimensions produce output columns that are dropped before o_proj. It activates only on the CPU platform and only
-for an unsupported head size (`needs_padded_heads`), so GPUs and real checkpoints never see it.
+parity fixture's decoder has head_dim 16 and real Face-LLaVA (Vicuna-7B) has 128. So that the tiny checkpoints
+run through vLLM's own LLaMA unchanged everywhere else, this attention keeps the checkpoint's q/k/v/o
+projections and RoPE at the real head size and hands the kernel heads zero-padded to the next supported size,
+with the softmax scale of the real size. It is exact: the padded q and k dimensions add 0 to every dot
+product, the padded v dimensions produce output columns that are dropped before o_proj. It activates only on
+the CPU platform and only for an unsupported head size (`needs_padded_heads`), so GPUs and real checkpoints
+never see it.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ def head_size(config: LlamaConfig) -> int:
 
 
 def needs_padded_heads(config: LlamaConfig) -> bool:
-    return current_platform.is_cpu() and head_size(config) not in CPUAttentionBackend.get_supported_head_sizes()
+    return (
+        current_platform.is_cpu() and head_size(config) not in CPUAttentionBackend.get_supported_head_sizes()
+    )
 
 
 def padded_head_size(real: int) -> int:
@@ -39,7 +42,7 @@ def padded_head_size(real: int) -> int:
 
 
 class PaddedHeadLlamaAttention(LlamaAttention):
-    """LlamaAttention whose kernel sees zero-padded heads (see the module docstring). Sliding windows: none (LLaMA-2)."""
+    """LlamaAttention whose kernel sees zero-padded heads (module docstring). No sliding window (LLaMA-2)."""
 
     def __init__(
         self,
@@ -55,8 +58,8 @@ class PaddedHeadLlamaAttention(LlamaAttention):
         prefix: str = "",
         attn_type: str = AttentionType.DECODER,
     ) -> None:
-        # LlamaAttention.__init__ would register a kernel for the unsupported size under this prefix; build the
-        # same projections and RoPE here, and the kernel at the padded size.
+        # LlamaAttention.__init__ would register a kernel for the unsupported size under this prefix; build
+        # the same projections and RoPE here, and the kernel at the padded size.
         nn.Module.__init__(self)
         tp_size = get_tensor_model_parallel_world_size()
         self.hidden_size = hidden_size
@@ -107,7 +110,9 @@ class PaddedHeadLlamaAttention(LlamaAttention):
         qkv, _ = self.qkv_proj(hidden_states)
         q, k, v = qkv.split([self.q_size, self.kv_size, self.kv_size], dim=-1)
         q, k = self.rotary_emb(positions, q, k)
-        out = self.attn(self._pad(q, self.num_heads), self._pad(k, self.num_kv_heads), self._pad(v, self.num_kv_heads))
+        out = self.attn(
+            self._pad(q, self.num_heads), self._pad(k, self.num_kv_heads), self._pad(v, self.num_kv_heads)
+        )
         out = out.view(-1, self.num_heads, self.padded_head_dim)[..., : self.head_dim]
         output, _ = self.o_proj(out.reshape(-1, self.q_size))
         return output
@@ -119,7 +124,7 @@ class PaddedHeadLlamaDecoderLayer(LlamaDecoderLayer):
 
 
 class PaddedHeadLlamaForCausalLM(LlamaForCausalLM):
-    """vLLM's LlamaForCausalLM (weights, loading, logits unchanged) with PaddedHeadLlamaAttention in every layer."""
+    """vLLM's LlamaForCausalLM (weights, loading, logits unchanged) with PaddedHeadLlamaAttention."""
 
     def __init__(self, *, vllm_config: VllmConfig, prefix: str = "") -> None:
         super().__init__(vllm_config=vllm_config, prefix=prefix, layer_type=PaddedHeadLlamaDecoderLayer)

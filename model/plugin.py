@@ -1,12 +1,12 @@
 """vLLM plugin entry points for Face-LLaVA (declared in pyproject.toml).
 
-`register` (group vllm.general_plugins) runs in every vLLM process: it makes the served config's model type known to
-transformers and names the model class lazily, so importing the plugin pulls in neither torch nor the model code
-before vLLM asks for it.
+`register` (group vllm.general_plugins) runs in every vLLM process: it makes the served config's model type
+known to transformers and names the model class lazily, so importing the plugin pulls in neither torch nor the
+model code before vLLM asks for it.
 
 `FaceLlavaInfoEndpoint` (group vllm.endpoint_plugins, loaded only when named in VLLM_PLUGINS) adds GET
-/facellava/info to vLLM's OpenAI server: the landmark-conditioning mode in effect (after any --hf-overrides) and
-the model revision, read from the engine's own model config (common/engine_protocol.py).
+/facellava/info to vLLM's OpenAI server: the landmark-conditioning mode in effect (after any --hf-overrides)
+and the model revision, read from the engine's own model config (common/engine_protocol.py).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def register() -> None:
 
 
 def model_revision(hf_config: Any) -> str:
-    """A digest of the source weight hashes recorded at conversion: equal exactly for equal released weights."""
+    """A digest of the source weight hashes recorded at conversion: equal exactly for equal weights."""
     source = getattr(hf_config, "facellava_source", None)
     if not source:
         return "unrecorded"
@@ -43,7 +43,9 @@ def model_revision(hf_config: Any) -> str:
 
 
 def engine_info(hf_config: Any) -> EngineInfo:
-    return EngineInfo(landmark_conditioning=hf_config.landmark_conditioning, model_revision=model_revision(hf_config))
+    return EngineInfo(
+        landmark_conditioning=hf_config.landmark_conditioning, model_revision=model_revision(hf_config)
+    )
 
 
 class FaceLlavaInfoEndpoint:

@@ -1,20 +1,21 @@
 """vLLM's multimodal processor for Face-LLaVA: media -> pixel tensors + landmarks + placeholder tokens.
 
-It runs in the API-server process, before anything reaches the engine core, so it is the only place where a bad
-request can still become an HTTP 400: an exception inside the model's `embed_multimodal` kills the engine core
-for every later request. Hence every shape, count and value is checked in `apply`, which runs for every request
-(the per-item processing below is skipped for items found in vLLM's processor cache).
+It runs in the API-server process, before anything reaches the engine core, so it is the only place where a
+bad request can still become an HTTP 400: an exception inside the model's `embed_multimodal` kills the engine
+core for every later request. Hence every shape, count and value is checked in `apply`, which runs for every
+request (the per-item processing below is skipped for items found in vLLM's processor cache).
 
-There is no HuggingFace processor: the pixel transforms are our own (model/transforms.py, equal to the official
-ones) and landmarks come from the request's `mm_processor_kwargs` (common/engine_protocol.py), so no float field
-is ever cast to the model dtype here (landmarks stay float32 pixels; the model normalises and casts).
+There is no HuggingFace processor: the pixel transforms are our own (model/transforms.py, equal to the
+official ones) and landmarks come from the request's `mm_processor_kwargs` (common/engine_protocol.py), so no
+float field is ever cast to the model dtype here (landmarks stay float32 pixels; the model normalises and
+casts).
 
-Prompt layout, equal to the official `tokenizer_image_token` ids: the served chat template renders "<image> " and
-"<video> " (a space after each placeholder, standing for the SentencePiece dummy prefix the official code gets by
-tokenizing each text chunk on its own). An image placeholder becomes its visual tokens. A video placeholder
-becomes the official 8 "<image>" chunks joined by " ": frame tokens, then the ids of a " " chunk tokenized on its
-own, then the next frame, so the text ids between frames are the official ones and only frame positions receive
-embeddings (PromptUpdateDetails.is_embed).
+Prompt layout, equal to the official `tokenizer_image_token` ids: the served chat template renders "<image> "
+and "<video> " (a space after each placeholder, standing for the SentencePiece dummy prefix the official code
+gets by tokenizing each text chunk on its own). An image placeholder becomes its visual tokens. A video
+placeholder becomes the official 8 "<image>" chunks joined by " ": frame tokens, then the ids of a " " chunk
+tokenized on its own, then the next frame, so the text ids between frames are the official ones and only frame
+positions receive embeddings (PromptUpdateDetails.is_embed).
 """
 
 from __future__ import annotations
@@ -52,8 +53,8 @@ from common.engine_protocol import (
 from model.config import FaceLlavaConfig
 from model.transforms import image_to_pixels, video_to_pixels
 
-# A media item smaller than this on a side is not a face crop (the gateway sends 256 x 256): refuse it rather than
-# upsample a few pixels into a confident answer.
+# A media item smaller than this on a side is not a face crop (the gateway sends 256 x 256): refuse it rather
+# than upsample a few pixels into a confident answer.
 MIN_MEDIA_SIDE_PX = 32
 
 _MEDIA_KEYS = {"image": LANDMARKS_IMAGES_KEY, "video": LANDMARKS_VIDEOS_KEY}
@@ -74,11 +75,14 @@ class FaceLlavaProcessingInfo(BaseProcessingInfo):
         return {"image": None, "video": None}
 
     def get_supported_mm_processor_kwargs(self) -> dict[str, set[str]]:
-        # No HF processor to route kwargs into: landmark keys stay flat and reach `_call_hf_processor` as sent.
+        # No HF processor to route kwargs into: landmark keys stay flat and reach `_call_hf_processor` as
+        # sent.
         return {}
 
     def get_hf_processor(self, **kwargs: object) -> Any:
-        raise NotImplementedError("Face-LLaVA has no HuggingFace processor; FaceLlavaMultiModalProcessor does it all")
+        raise NotImplementedError(
+            "Face-LLaVA has no HuggingFace processor; FaceLlavaMultiModalProcessor does it all"
+        )
 
     def image_tokens(self) -> int:
         """Visual tokens per image: patches, plus CLS when the config keeps it (the released one does not)."""
@@ -97,14 +101,16 @@ class FaceLlavaProcessingInfo(BaseProcessingInfo):
     def frame_separator_ids(self) -> list[int]:
         """Ids of the official " " chunk between two frame placeholders, i.e. " " tokenized on its own.
 
-        Tokenizing text right after a special token adds no dummy prefix, so a leading space stands for it: this is
-        exactly how the chat template reproduces the official chunked ids.
+        Tokenizing text right after a special token adds no dummy prefix, so a leading space stands for it:
+        this is exactly how the chat template reproduces the official chunked ids.
         """
         tokenizer = self.get_tokenizer()
         config = self.get_hf_config()
         ids = tokenizer.encode(VIDEO_PLACEHOLDER + "  ", add_special_tokens=False)
         if not ids or ids[0] != config.video_token_id:
-            raise ValueError(f"the tokenizer does not map {VIDEO_PLACEHOLDER!r} to video_token_id {config.video_token_id}")
+            raise ValueError(
+                f"the tokenizer does not map {VIDEO_PLACEHOLDER!r} to video_token_id {config.video_token_id}"
+            )
         return ids[1:]
 
     def get_mm_max_tokens_per_item(self, seq_len: int, mm_counts: Mapping[str, int]) -> Mapping[str, int]:
@@ -121,7 +127,9 @@ class FaceLlavaDummyInputsBuilder(BaseDummyInputsBuilder[FaceLlavaProcessingInfo
     def get_dummy_text(self, mm_counts: Mapping[str, int]) -> str:
         return IMAGE_PLACEHOLDER * mm_counts.get("image", 0) + VIDEO_PLACEHOLDER * mm_counts.get("video", 0)
 
-    def get_dummy_mm_data(self, seq_len: int, mm_counts: Mapping[str, int], mm_options: Any) -> dict[str, Any]:
+    def get_dummy_mm_data(
+        self, seq_len: int, mm_counts: Mapping[str, int], mm_options: Any
+    ) -> dict[str, Any]:
         options = mm_options or {}
         return {
             "image": self._get_dummy_images(
@@ -155,13 +163,17 @@ def _as_frames(video: Any, what: str) -> np.ndarray:
     else:
         frames = np.stack([_as_rgb_array(frame, f"{what} frame") for frame in video])
     if frames.dtype != np.uint8 or frames.shape[-1] != 3:
-        raise ValueError(f"{what} must be RGB frames (uint8 TxHxWx3), got {frames.dtype} {list(frames.shape)}")
+        raise ValueError(
+            f"{what} must be RGB frames (uint8 TxHxWx3), got {frames.dtype} {list(frames.shape)}"
+        )
     return frames
 
 
 def _check_side(width: int, height: int, what: str) -> None:
     if min(width, height) < MIN_MEDIA_SIDE_PX:
-        raise ValueError(f"{what} is {width}x{height} px; the smallest accepted side is {MIN_MEDIA_SIDE_PX} px")
+        raise ValueError(
+            f"{what} is {width}x{height} px; the smallest accepted side is {MIN_MEDIA_SIDE_PX} px"
+        )
 
 
 def _landmark_array(value: object, lead: tuple[int, ...], what: str) -> np.ndarray:
@@ -187,7 +199,7 @@ def _landmark_array(value: object, lead: tuple[int, ...], what: str) -> np.ndarr
 def _request_landmarks(
     kwargs: Mapping[str, object], modality: str, count: int, lead: tuple[int, ...]
 ) -> list[np.ndarray] | None:
-    """The validated landmarks of one modality from mm_processor_kwargs: one array per item, or None if not sent."""
+    """One modality's validated landmarks from mm_processor_kwargs: an array per item, or None if not sent."""
     key = _MEDIA_KEYS[modality]
     if key not in kwargs or kwargs[key] is None:
         return None
@@ -195,13 +207,13 @@ def _request_landmarks(
     if not isinstance(value, Sequence) or isinstance(value, (str, bytes)):
         raise ValueError(f"mm_processor_kwargs.{key} must be a list with one entry per {modality}")
     if len(value) != count:
-        raise ValueError(f"mm_processor_kwargs.{key} has {len(value)} entries but the prompt has {count} {modality}(s)")
+        raise ValueError(
+            f"mm_processor_kwargs.{key} has {len(value)} entries but the prompt has {count} {modality}(s)"
+        )
     return [_landmark_array(item, lead, f"mm_processor_kwargs.{key}[{i}]") for i, item in enumerate(value)]
 
 
-def validate_request(
-    mm_items: MultiModalDataItems, kwargs: Mapping[str, object], num_frames: int
-) -> None:
+def validate_request(mm_items: MultiModalDataItems, kwargs: Mapping[str, object], num_frames: int) -> None:
     """Everything about one request that could otherwise fail inside the engine core. Raises ValueError."""
     unknown = sorted(set(kwargs) - set(_MEDIA_KEYS.values()))
     if unknown:
@@ -245,13 +257,17 @@ class FaceLlavaMultiModalProcessor(BaseMultiModalProcessor[FaceLlavaProcessingIn
         validate_request(inputs.mm_data_items, inputs.hf_processor_mm_kwargs, self.info.num_frames())
         return super().apply(inputs, timing_ctx)
 
-    def _call_hf_processor(self, hf_data: Mapping[str, object], hf_kwargs: Mapping[str, object]) -> BatchFeature:
+    def _call_hf_processor(
+        self, hf_data: Mapping[str, object], hf_kwargs: Mapping[str, object]
+    ) -> BatchFeature:
         config = self.info.get_hf_config()
         out: dict[str, torch.Tensor] = {}
         images = hf_data.get("images") or []
         if images:
             size = config.image_tower_config.image_size
-            pixels = [image_to_pixels(_as_rgb_array(image, f"image {i}"), size) for i, image in enumerate(images)]
+            pixels = [
+                image_to_pixels(_as_rgb_array(image, f"image {i}"), size) for i, image in enumerate(images)
+            ]
             out["pixel_values"] = torch.stack(pixels)
             landmarks = _request_landmarks(hf_kwargs, "image", len(images), ())
             out[LANDMARKS_IMAGES_KEY], out[given_key(LANDMARKS_IMAGES_KEY)] = _landmark_fields(
@@ -261,7 +277,9 @@ class FaceLlavaMultiModalProcessor(BaseMultiModalProcessor[FaceLlavaProcessingIn
         if videos:
             size = config.video_tower_config.image_size
             frames = self.info.num_frames()
-            pixels = [video_to_pixels(_as_frames(video, f"video {i}"), size) for i, video in enumerate(videos)]
+            pixels = [
+                video_to_pixels(_as_frames(video, f"video {i}"), size) for i, video in enumerate(videos)
+            ]
             out["pixel_values_videos"] = torch.stack(pixels)
             landmarks = _request_landmarks(hf_kwargs, "video", len(videos), (frames,))
             out[LANDMARKS_VIDEOS_KEY], out[given_key(LANDMARKS_VIDEOS_KEY)] = _landmark_fields(
@@ -276,7 +294,9 @@ class FaceLlavaMultiModalProcessor(BaseMultiModalProcessor[FaceLlavaProcessingIn
         kwargs = dict(inputs.hf_processor_mm_kwargs)
         for modality, key in _MEDIA_KEYS.items():
             if kwargs.get(key) is not None and modality in mm_is_cached:
-                kwargs[key] = [lm for lm, cached in zip(kwargs[key], mm_is_cached[modality], strict=True) if not cached]
+                kwargs[key] = [
+                    lm for lm, cached in zip(kwargs[key], mm_is_cached[modality], strict=True) if not cached
+                ]
         return kwargs
 
     def _get_mm_fields_config(
@@ -310,7 +330,9 @@ class FaceLlavaMultiModalProcessor(BaseMultiModalProcessor[FaceLlavaProcessingIn
             PromptReplacement(
                 modality="image",
                 target=[image_id],
-                replacement=PromptUpdateDetails.select_token_id([image_id] * self.info.image_tokens(), image_id),
+                replacement=PromptUpdateDetails.select_token_id(
+                    [image_id] * self.info.image_tokens(), image_id
+                ),
             ),
             PromptReplacement(
                 modality="video",
@@ -318,4 +340,3 @@ class FaceLlavaMultiModalProcessor(BaseMultiModalProcessor[FaceLlavaProcessingIn
                 replacement=PromptUpdateDetails.select_token_id(video, video_id),
             ),
         ]
-

@@ -1,16 +1,18 @@
 """What a converted serving folder contains, in one place, so the converter (writer) and the vLLM plugin
 (reader) cannot drift apart: file names, the two placeholder tokens, and the chat template.
 
-The chat template renders exactly the official llava_v1 prompt (facellava/conversation.py, `conv_vicuna_v1`:
+The chat template gives exactly the official llava_v1 prompt ids (facellava/conversation.py, `conv_vicuna_v1`:
 system prompt, " USER: ", the user turn, " ASSISTANT:"; finished assistant turns end with "</s>"). It reads
 message content as a plain string, so vLLM's chat front-end puts its own placeholder ("<image>" or "<video>",
 from the model's `get_placeholder_str`) in front of the text joined by "\\n": "<image>\\nWhat emotion is
-shown?", which is the official user turn. A video request carries one "<video>"; the model-side processor
-expands it into the official eight "<image>" chunks joined by single spaces. A system message replaces the
-default system prompt.
+shown?", the official user turn. A video request carries one "<video>"; the model-side processor expands it
+into the official eight "<image>" chunks joined by single spaces. A system message replaces the default one.
 
-The template starts with the BOS token because vLLM tokenizes chat prompts without adding special tokens; the
-official tokenizer call puts BOS on the first chunk only, so the processor must not add a second one.
+Ids, not text, are what must match. vLLM tokenizes the rendered chat prompt in one piece without adding special
+tokens, while the official code adds BOS and tokenizes the text between placeholders chunk by chunk, each chunk
+starting with SentencePiece's dummy prefix "\u2581"; text right after a special token gets no dummy prefix. So
+the template writes BOS itself and a space after BOS and after each placeholder, which tokenizes to exactly
+that "\u2581": "<s> A chat ... USER: <image> \\nWhat ..." gives the official ids.
 """
 
 from __future__ import annotations
@@ -43,9 +45,12 @@ SYSTEM_PROMPT = (
 USER_ROLE = "USER"
 ASSISTANT_ROLE = "ASSISTANT"
 
+# Rendered right after BOS and after each placeholder: stands for the official per-chunk dummy prefix.
+DUMMY_PREFIX = " "
+
 # llava_v1 (SeparatorStyle.TWO): sep " " after the system prompt and user turns, sep2 "</s>" after answers.
 CHAT_TEMPLATE = (
-    "{{ bos_token }}"
+    "{{ bos_token + '" + DUMMY_PREFIX + "' }}"
     "{% if messages and messages[0]['role'] == 'system' %}"
     "{% set system = messages[0]['content'] %}{% set turns = messages[1:] %}"
     "{% else %}"
@@ -54,7 +59,11 @@ CHAT_TEMPLATE = (
     "{{ system }} "
     "{% for message in turns %}"
     "{% if message['role'] == 'user' %}"
-    "{{ '" + USER_ROLE + ": ' + message['content'] + ' ' }}"
+    "{{ '"
+    + USER_ROLE
+    + ": ' + message['content']"
+    + "".join(f" | replace('{token}', '{token}{DUMMY_PREFIX}')" for token in PLACEHOLDER_TOKENS)
+    + " + ' ' }}"
     "{% elif message['role'] == 'assistant' %}"
     "{{ '" + ASSISTANT_ROLE + ": ' + message['content'] + eos_token }}"
     "{% else %}"

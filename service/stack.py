@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 
 from common.engine_command import engine_command
+from common.engine_protocol import ENGINE_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     engine_log = open(logs / "engine.log", "ab")  # noqa: SIM115 - lives as long as the engine
     print(f"[serve] starting the engine on port {args.engine_port} (log: {logs / 'engine.log'})", flush=True)
     engine = subprocess.Popen(argv_engine, cwd=ROOT, stdout=engine_log, stderr=subprocess.STDOUT,
-                              start_new_session=True)
+                              env={**os.environ, **ENGINE_ENV}, start_new_session=True)
     gateway = None
     try:
         wait_healthy(f"http://127.0.0.1:{args.engine_port}/health", engine, 900, "engine")

@@ -11,6 +11,7 @@ import binascii
 from dataclasses import dataclass
 
 from pydantic import ValidationError
+from python_multipart.exceptions import FormParserError
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
@@ -51,6 +52,8 @@ async def _read_multipart(request: Request) -> AnalyzeInput:
         form = await parser.parse()
     except MultiPartException as exc:
         raise ApiError(400, "bad_multipart", exc.message) from exc
+    except FormParserError as exc:
+        raise ApiError(400, "bad_multipart", "the multipart body is malformed") from exc
     try:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):

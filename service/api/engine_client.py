@@ -23,6 +23,8 @@ from service.api.settings import Settings
 
 log = logging.getLogger("facellava.engine")
 
+UNKNOWN_ENGINE = EngineInfo(landmark_conditioning="off", model_revision="unknown")
+
 
 class EngineClient:
     def __init__(
@@ -67,14 +69,25 @@ class EngineClient:
         now = time.monotonic()
         # The mode and revision change only when the engine restarts; asking again after the TTL notices.
         if self._info is None or now - self._info[0] >= self._settings.engine_info_ttl_s:
-            body = await self._call("GET", INFO_PATH, None, None)
-            try:
-                self._info = (now, EngineInfo.model_validate(body))
-            except ValidationError as exc:
-                raise self._failure(
-                    "bad_response", 503, "engine_error", "the engine's info is invalid"
-                ) from exc
+            self._info = (now, await self._fetch_info())
         return self._info[1]
+
+    async def _fetch_info(self) -> EngineInfo:
+        try:
+            response = await self._http.get(INFO_PATH)
+        except httpx.HTTPError as exc:
+            raise self._transport_failure(exc) from exc
+        if response.status_code == 404:
+            # An engine started without the info endpoint plugin (VLLM_PLUGINS): its landmark mode is unknown,
+            # so no request claims landmark conditioning.
+            log.warning("the engine does not report its landmark mode; assuming off")
+            return UNKNOWN_ENGINE
+        if response.status_code != 200:
+            raise self._status_failure(response.status_code, response.content)
+        try:
+            return EngineInfo.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise self._failure("bad_response", 503, "engine_error", "the engine's info is invalid") from exc
 
     async def chat(self, payload: dict[str, Any], request_id: str) -> dict[str, Any]:
         return await self._call("POST", "/v1/chat/completions", payload, request_id)

@@ -63,5 +63,6 @@ def configure_logging(level: str) -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per engine call is noise
     # Our access log replaces uvicorn's, which would print the raw query string.
     logging.getLogger("uvicorn.access").disabled = True

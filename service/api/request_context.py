@@ -6,6 +6,7 @@ so every log line and error body carries it, and returned in the X-Request-ID re
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -18,6 +19,7 @@ from service.api.metrics import GatewayMetrics
 
 access_log = logging.getLogger("facellava.access")
 log = logging.getLogger("facellava.gateway")
+_CLIENT_CLOSED = 499  # nginx's convention for "client closed the request", for logs and metrics only
 
 
 class RequestContext:
@@ -45,6 +47,9 @@ class RequestContext:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except asyncio.CancelledError:
+            status = status or _CLIENT_CLOSED  # the client went away; not a server error
+            raise
         except Exception as exc:  # the last line of defence: a JSON 500 with the id, never a traceback page
             log.error("unhandled error", exc_info=exc)
             if status is None:

@@ -3,6 +3,7 @@ names, no redirects, a time limit and the same byte limit as uploads, counted wh
 
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import urlsplit
 
 import httpx
@@ -19,6 +20,14 @@ async def fetch_media(url: str, settings: Settings) -> bytes:
         raise ApiError(400, "invalid_url", "media URLs must be http(s) URLs")
     if parts.hostname.lower() not in {host.lower() for host in settings.url_allowlist}:
         raise ApiError(400, "url_not_allowed", f"host {parts.hostname!r} is not on the allowlist")
+    try:
+        async with asyncio.timeout(settings.url_fetch_timeout_s):
+            return await _download(url, settings)
+    except TimeoutError as exc:
+        raise ApiError(400, "url_fetch_failed", "fetching the media URL took too long") from exc
+
+
+async def _download(url: str, settings: Settings) -> bytes:
     chunks: list[bytes] = []
     received = 0
     try:

@@ -1,9 +1,9 @@
 """256 x 256 face crops and the map from image pixels to crop pixels.
 
 "official" reproduces the crop Face-LLaVA was trained on (ihp-lab/Face-LLaVA tools/crop_face.py, margin 0):
-integer box, a square of side (w + h) / 2 from the box's top-left corner, its far edges clamped to
-width - 1 / height - 1 as that tool does, resized with cv2.resize (bilinear) to 256 x 256. Near an image border
-the clamped region is not square and the resize stretches it, as in training.
+integer box, a square of side (w + h) / 2 from the box's top-left corner, its far edges clamped to width - 1 /
+height - 1 as that tool does, resized with cv2.resize (bilinear) to 256 x 256. Near an image border the
+clamped region is not square and the resize stretches it, as in training.
 "margin" is a square centred on the box, `margin` of the box size larger on each side, padded with black where
 it leaves the image, so the face is never stretched or off-centre.
 """

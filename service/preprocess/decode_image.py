@@ -1,8 +1,8 @@
 """Image bytes -> upright RGB uint8 array, entirely in memory.
 
-The pixel limit is checked on the header Pillow parses lazily, before any pixel is decoded, so a small file that
-claims 50000 x 50000 pixels costs nothing. EXIF orientation is applied because phones store photos sideways and
-a sideways face is missed by the detector. Pillow only gets the formats the sniffer recognised.
+The pixel limit is checked on the header Pillow parses lazily, before any pixel is decoded, so a small file
+that claims 50000 x 50000 pixels costs nothing. EXIF orientation is applied because phones store photos
+sideways and a sideways face is missed by the detector. Pillow only gets the formats the sniffer recognised.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ def decode_image(data: bytes, fmt: str, limits: PreprocessLimits) -> np.ndarray:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", UserWarning)  # e.g. "Corrupt EXIF data": the tag is then ignored
             image = Image.open(io.BytesIO(data), formats=[_PIL_FORMATS[fmt]])
             width, height = image.size
             if width * height > limits.max_pixels:
@@ -50,6 +51,6 @@ def _to_rgb(image: Image.Image) -> np.ndarray:
         image = image.convert("RGBA")
     if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
         rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, _WHITE + (255,))
+        background = Image.new("RGBA", rgba.size, (*_WHITE, 255))
         image = Image.alpha_composite(background, rgba)
     return np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))

@@ -1,8 +1,8 @@
 """Video bytes -> the 8 frames the model samples (np.linspace(0, n-1, 8) over the whole clip), in memory.
 
-Only what is needed is decoded: the container index is read first (packets are demuxed, not decoded) to get the
-exact frame count, presentation times and keyframes; then, for each sampled frame, the decoder jumps to the
-nearest keyframe before it when that skips work, and only the 8 sampled frames are converted to RGB.
+Only what is needed is decoded: the container index is read first (packets are demuxed, not decoded) to get
+the exact frame count, presentation times and keyframes; then, for each sampled frame, the decoder jumps to
+the nearest keyframe before it when that skips work, and only the 8 sampled frames are converted to RGB.
 If the index and the decodable frames disagree (a truncated file), every decodable frame is counted and the 8
 are resampled from those, so a damaged clip still gives 8 frames over what can be played.
 """
@@ -58,7 +58,8 @@ def decode_video(data: bytes, fmt: str, limits: PreprocessLimits, deadline: Dead
         container.close()
 
 
-def _decode(container: av.container.InputContainer, limits: PreprocessLimits, deadline: Deadline) -> DecodedVideo:
+def _decode(container: av.container.InputContainer, limits: PreprocessLimits, deadline: Deadline
+            ) -> DecodedVideo:
     if not container.streams.video:
         raise fail("unsupported_media", "the file has no video stream")
     stream = container.streams.video[0]
@@ -67,9 +68,10 @@ def _decode(container: av.container.InputContainer, limits: PreprocessLimits, de
         raise fail("unsupported_media", f"video codec {codec!r} is not supported")
     width, height = stream.codec_context.width, stream.codec_context.height
     if width * height > limits.max_video_frame_pixels:
-        raise fail("too_large", f"{width}x{height} frames are over the limit of {limits.max_video_frame_pixels}")
-    header_seconds = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else 0.0
-    header_seconds = max(header_seconds, (container.duration or 0) / av.time_base)
+        raise fail("too_large",
+                   f"{width}x{height} frames are over the limit of {limits.max_video_frame_pixels} pixels")
+    stream_seconds = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else 0
+    header_seconds = max(stream_seconds, (container.duration or 0) / av.time_base)
     _check_length(header_seconds, 0, limits)
     stream.thread_type = "AUTO"
 

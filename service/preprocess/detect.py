@@ -1,9 +1,9 @@
 """Face boxes from MediaPipe's BlazeFace models (shipped inside the mediapipe 0.10.21 wheel).
 
 Both models run on every picture: the full-range model finds small and distant faces; the short-range model is
-the one the official Face-LLaVA crop tool used, so where both see a face its box (and so the crop the model was
-trained on) comes from the short-range model. A face only one model sees is kept either way, which also makes
-the short-range model the fallback the issue asks for.
+the one the official Face-LLaVA crop tool used, so where both see a face its box (and so the crop the model
+was trained on) comes from the short-range model. A face only one model sees is kept either way, which also
+makes the short-range model the fallback the issue asks for.
 On a still image (`thorough=True`) the full-range model also runs on four overlapping quarter tiles: on whole
 pictures of several faces it misses some (3 of 4 on a 2 x 2 grid of the astronaut) that it finds in a tile.
 Video frames skip the tiles: the tracker fills a face missed in one frame from its neighbours.

@@ -36,8 +36,8 @@ def _draw_faces(picture: np.ndarray, faces: list[tuple[Face, str]]) -> np.ndarra
         x0, y0, x1, y1 = (round(v) for v in face.box)
         colour = _INTERPOLATED if face.interpolated else _DETECTED
         cv2.rectangle(canvas, (x0, y0), (x1, y1), colour, thickness, cv2.LINE_AA)
-        cv2.putText(canvas, label, (x0, max(y0 - 4, 12)), cv2.FONT_HERSHEY_SIMPLEX, _font_scale(canvas), colour,
-                    thickness, cv2.LINE_AA)
+        cv2.putText(canvas, label, (x0, max(y0 - 4, 12)), cv2.FONT_HERSHEY_SIMPLEX, _font_scale(canvas),
+                    colour, thickness, cv2.LINE_AA)
         for x, y in face.landmarks:
             cv2.circle(canvas, (round(float(x)), round(float(y))), thickness + 1, _POINT, -1, cv2.LINE_AA)
     return canvas

@@ -36,7 +36,7 @@ _SPECS = (
     ErrorSpec("face_too_small", 422, 9, "faces found, all smaller than min_face_px"),
     ErrorSpec("busy", 503, 10, "the worker pool's bounded queue is full; retry later"),
     ErrorSpec("worker_crashed", 500, 11, "the worker process died on this input; it has been replaced"),
-    ErrorSpec("internal_error", 500, 12, "an unexpected failure (a bug) inside the worker, which keeps serving"),
+    ErrorSpec("internal_error", 500, 12, "an unexpected failure (a bug) in the worker, which keeps serving"),
 )
 
 ERRORS: dict[str, ErrorSpec] = {spec.code: spec for spec in _SPECS}

@@ -45,12 +45,12 @@ class MeshLandmarker:
         self._mesh.close()
 
     def landmarks(self, rgb: np.ndarray, box: Box) -> np.ndarray | None:
-        """[68, 2] float32 image pixels, or None when FaceMesh sees no face there (a detector false positive)."""
+        """[68, 2] float32 image pixels, or None when FaceMesh sees no face there (a false detection)."""
         cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
         side = _CONTEXT * max(box[2] - box[0], box[3] - box[1])
         scale = _MESH_INPUT / side
-        to_patch = np.array([[scale, 0, _MESH_INPUT / 2 - cx * scale], [0, scale, _MESH_INPUT / 2 - cy * scale]],
-                            dtype=np.float64)
+        half = _MESH_INPUT / 2
+        to_patch = np.array([[scale, 0, half - cx * scale], [0, scale, half - cy * scale]], dtype=np.float64)
         patch = cv2.warpAffine(rgb, to_patch, (_MESH_INPUT, _MESH_INPUT), flags=cv2.INTER_LINEAR,
                                borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
         result = self._mesh.process(patch)

@@ -70,27 +70,37 @@ def analyze(data: bytes, options: PreprocessOptions, limits: PreprocessLimits | 
         raise fail("too_large", f"{len(data)} bytes is over the limit of {limits.max_bytes}")
     sniffed = sniff(data)
     deadline = Deadline(limits.decode_timeout_s)
-    timings: dict[str, float] = {}
     if sniffed.kind == "image":
-        with timed(timings, "decode"):
-            rgb = decode_image(data, sniffed.format, limits)
-        height, width = rgb.shape[:2]
-        detections = _usable_per_frame([_detect(rgb, timings, thorough=True)], options)[0]
-        faces = _faces(rgb, detections, options, timings)[: options.max_faces]
-        media = MediaInfo("image", sniffed.format, width, height, len(data))
-        return Analysis(ImageResult(media, faces, timings), [rgb])
+        return _analyze_image(data, sniffed.format, options, limits, deadline)
+    return _analyze_video(data, sniffed.format, options, limits, deadline)
+
+
+def _analyze_image(data: bytes, fmt: str, options: PreprocessOptions, limits: PreprocessLimits,
+                   deadline: Deadline) -> Analysis:
+    timings: dict[str, float] = {}
     with timed(timings, "decode"):
-        video = decode_video(data, sniffed.format, limits, deadline)
-    media = MediaInfo("video", sniffed.format, video.width, video.height, len(data), video.frame_count,
-                      round(video.fps, 6), round(video.duration, 6), video.indices, video.times, video.codec)
-    all_detections = [_detect(frame, timings) for frame in video.frames]
+        rgb = decode_image(data, fmt, limits)
     deadline.check()
-    per_frame = _usable_per_frame(all_detections, options)
-    frames = [FrameFaces(index, time, _faces(frame, detections, options, timings))
-              for index, time, frame, detections in zip(video.indices, video.times, video.frames, per_frame,
-                                                        strict=True)]
-    with timed(timings, "track"):
-        tracks = _tracks(video.frames, frames, options, timings)
+    height, width = rgb.shape[:2]
+    detections = _usable_per_frame([_detect(rgb, timings, thorough=True)], options)[0]
+    faces = _faces(rgb, detections, options, timings)[: options.max_faces]
+    media = MediaInfo("image", fmt, width, height, len(data))
+    return Analysis(ImageResult(media, faces, timings), [rgb])
+
+
+def _analyze_video(data: bytes, fmt: str, options: PreprocessOptions, limits: PreprocessLimits,
+                   deadline: Deadline) -> Analysis:
+    timings: dict[str, float] = {}
+    with timed(timings, "decode"):
+        video = decode_video(data, fmt, limits, deadline)
+    media = MediaInfo("video", fmt, video.width, video.height, len(data), video.frame_count,
+                      round(video.fps, 6), round(video.duration, 6), video.indices, video.times, video.codec)
+    per_frame = _usable_per_frame([_detect(frame, timings) for frame in video.frames], options)
+    deadline.check()
+    frames = [FrameFaces(index, time, _faces(picture, detections, options, timings))
+              for index, time, picture, detections
+              in zip(video.indices, video.times, video.frames, per_frame, strict=True)]
+    tracks = _tracks(video.frames, frames, options, timings)
     for frame in frames:
         frame.faces = frame.faces[: options.max_faces]
     return Analysis(VideoResult(media, frames, tracks, timings), video.frames)
@@ -136,9 +146,14 @@ def _face(rgb: np.ndarray, box: tuple[float, float, float, float], score: float,
                 interpolated)
 
 
+def _detected_area(track: Track) -> float:
+    return float(np.mean([area(face.box) for face in track.faces if not face.interpolated]))
+
+
 def _tracks(pictures: list[np.ndarray], frames: list[FrameFaces], options: PreprocessOptions,
             timings: dict[str, float]) -> list[Track]:
-    links = link([[face.box for face in frame.faces] for frame in frames])
+    with timed(timings, "track"):
+        links = link([[face.box for face in frame.faces] for frame in frames])
     tracks = []
     for track_id, members in enumerate(links):
         detected = [None if j is None else frames[t].faces[j] for t, j in enumerate(members)]
@@ -152,7 +167,7 @@ def _tracks(pictures: list[np.ndarray], frames: list[FrameFaces], options: Prepr
         present = [t for t, f in enumerate(detected) if f is not None]
         best = max(present, key=lambda t: (area(detected[t].box), detected[t].score))
         tracks.append(Track(track_id, faces, best, len(present) / len(frames)))
-    tracks.sort(key=lambda tr: (-tr.presence, -np.mean([area(f.box) for f in tr.faces if not f.interpolated])))
+    tracks.sort(key=lambda track: (-track.presence, -_detected_area(track)))
     tracks = tracks[: options.max_faces]
     for new_id, track in enumerate(tracks):
         track.id = new_id

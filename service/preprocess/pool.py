@@ -1,11 +1,11 @@
 """A pool of preprocessing worker processes behind a bounded queue, for the gateway's event loop.
 
 Why processes: MediaPipe and the decoders hold the GIL and can crash or hang on hostile input; in a separate
-process neither blocks the event loop nor takes the gateway down. Each worker serves one job at a time over its
-own pipe. Every failure comes back as a PreprocessError: refusals from the pipeline as their own codes, a
-worker that dies as `worker_crashed`, one that stops answering (killed after the decode timeout plus a grace) as
-`decode_timeout`; in both cases the worker is replaced before it serves again. A full queue is refused at once
-with PoolBusy (HTTP 503) instead of letting latency grow without bound.
+process neither blocks the event loop nor takes the gateway down. Each worker serves one job at a time over
+its own pipe. Every failure comes back as a PreprocessError: refusals from the pipeline as their own codes, a
+worker that dies as `worker_crashed`, one that stops answering (killed after the decode timeout plus a grace)
+as `decode_timeout`; in both cases the worker is replaced before it serves again. A full queue is refused at
+once with PoolBusy (HTTP 503) instead of letting latency grow without bound.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import signal
 import sys
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
@@ -78,6 +79,8 @@ class PreprocessPool:
         self._pending = 0
         self._closed = False
         self._workers = [self._spawn() for _ in range(processes)]
+        # One thread per worker waits on its pipe, so pool jobs never starve the loop's default executor.
+        self._threads = ThreadPoolExecutor(max_workers=processes, thread_name_prefix="facellava-preprocess")
         self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
         for worker in self._workers:
             self._idle.put_nowait(worker)
@@ -94,8 +97,9 @@ class PreprocessPool:
             queued = time.perf_counter()
             worker = await self._idle.get()
             waited = time.perf_counter() - queued
-            job = asyncio.get_running_loop().run_in_executor(None, self._serve, worker, (data, options, filename))
-            # The worker goes back to the idle queue when its job really ends, even if this caller is cancelled.
+            loop = asyncio.get_running_loop()
+            job = loop.run_in_executor(self._threads, self._serve, worker, (data, options, filename))
+            # The worker goes back to the idle queue when its job really ends, even if the caller gives up.
             job.add_done_callback(lambda done: self._idle.put_nowait(done.result()[1]))
             reply, _ = await asyncio.shield(job)
         finally:
@@ -111,7 +115,8 @@ class PreprocessPool:
         workers = [await self._idle.get() for _ in range(len(self._workers))]
         loop = asyncio.get_running_loop()
         try:
-            await asyncio.gather(*(loop.run_in_executor(None, self._await_ready, w) for w in workers))
+            await asyncio.gather(*(loop.run_in_executor(self._threads, self._await_ready, worker)
+                                   for worker in workers))
         finally:
             for worker in workers:
                 self._idle.put_nowait(worker)
@@ -130,6 +135,7 @@ class PreprocessPool:
         for worker in self._workers:
             worker.process.join(timeout=2)
             self._stop(worker)
+        self._threads.shutdown(wait=False, cancel_futures=True)
 
     def _spawn(self) -> _Worker:
         parent, child = self._context.Pipe(duplex=True)
@@ -140,7 +146,7 @@ class PreprocessPool:
         return _Worker(process, parent)
 
     def _serve(self, worker: _Worker, job: tuple) -> tuple[_Reply, _Worker]:
-        """Runs in an executor thread: one job on one worker; never raises, replaces the worker if it failed."""
+        """In an executor thread: one job on one worker; never raises; replaces the worker if it failed."""
         if not worker.process.is_alive():  # died while idle (OOM killer, an operator): not this job's fault
             worker = self._replace(worker)
         try:
@@ -151,7 +157,8 @@ class PreprocessPool:
             return (("error", "decode_timeout", f"the worker did not answer within {self._kill_after_s:g} s"),
                     self._replace(worker))
         except (EOFError, OSError, TimeoutError):
-            return ("error", "worker_crashed", "the preprocessing worker died on this input"), self._replace(worker)
+            lost = ("error", "worker_crashed", "the preprocessing worker died on this input")
+            return lost, self._replace(worker)
         except Exception as exc:  # e.g. an unpicklable reply: the pipe's state is unknown, so start afresh
             return ("error", "internal_error", f"{type(exc).__name__}: {exc}"), self._replace(worker)
 

@@ -1,5 +1,5 @@
-"""The JSON shape of faces, frames and tracks, shared by the `facellava faces` command and the HTTP API so both
-use the same field names. Coordinates are image pixels, rounded to 0.01 px."""
+"""The JSON shape of faces, frames and tracks, shared by the `facellava faces` command and the HTTP API so
+both use the same field names. Coordinates are image pixels, rounded to 0.01 px."""
 
 from __future__ import annotations
 
@@ -72,6 +72,7 @@ def track_out(track: Track) -> TrackOut:
 def result_out(result: ImageResult | VideoResult) -> ImageFacesOut | VideoFacesOut:
     if isinstance(result, ImageResult):
         return ImageFacesOut(media=media_out(result.media), faces=[face_out(f) for f in result.faces])
-    frames = [FrameOut(index=f.index, time=f.time, faces=[face_out(x) for x in f.faces]) for f in result.frames]
+    frames = [FrameOut(index=frame.index, time=frame.time, faces=[face_out(face) for face in frame.faces])
+              for frame in result.frames]
     return VideoFacesOut(media=media_out(result.media), frames=frames,
                          tracks=[track_out(t) for t in result.tracks])

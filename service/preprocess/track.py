@@ -1,9 +1,9 @@
 """Linking faces across the 8 sampled frames into tracks, and filling the frames a track was not detected in.
 
-The sampled frames of a long clip can be seconds apart, so boxes are matched by overlap first and, failing that,
-by a nearby centre and a similar size. A track keeps exactly one entry per sampled frame: a gap between two
-detections is linearly interpolated, a gap at either end repeats the nearest detection, and both are flagged,
-so the model always gets 8 frames and nothing is silently dropped.
+The sampled frames of a long clip can be seconds apart, so boxes are matched by overlap first and, failing
+that, by a nearby centre and a similar size. A track keeps exactly one entry per sampled frame: a gap between
+two detections is linearly interpolated, a gap at either end repeats the nearest detection, and both are
+flagged, so the model always gets 8 frames and nothing is silently dropped.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Shared material for the checkpoint-tool tests: one generated tiny checkpoint per session (copied per test,
 because many tests damage their copy on purpose) and readers that open weight files independently of
-model.checkpoint_io, so a bug there cannot hide itself."""
+model.checkpoint_io, so a bug there cannot hide itself.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +17,11 @@ from safetensors.torch import load_file, save_file
 
 from model.tiny_checkpoint import TinyCheckpoint, TinySpec, write_tiny_checkpoint
 
-ORACLE = Path(os.environ.get("FACELLAVA_ORACLE", Path(__file__).resolve().parents[3] / "shared/fixtures/official-tiny-A"))
+ORACLE = Path(
+    os.environ.get(
+        "FACELLAVA_ORACLE", Path(__file__).resolve().parents[3] / "shared/fixtures/official-tiny-A"
+    )
+)
 
 
 def read_weights(folder: Path) -> dict[str, torch.Tensor]:
@@ -58,8 +63,11 @@ def tiny(tiny_source: TinyCheckpoint, tmp_path: Path) -> TinyCheckpoint:
     """A private copy of the session's tiny checkpoint, free to damage."""
     root = tmp_path / "src"
     shutil.copytree(tiny_source.facellava.parent, root)
-    return TinyCheckpoint(root / tiny_source.facellava.name, root / tiny_source.image_tower.name,
-                          root / tiny_source.video_tower.name)
+    return TinyCheckpoint(
+        root / tiny_source.facellava.name,
+        root / tiny_source.image_tower.name,
+        root / tiny_source.video_tower.name,
+    )
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
-"""Every input the converter refuses, each sent on purpose: the error names the field or tensor, and no serving
-folder (not even a partial one) is left behind."""
+"""Every input the converter refuses, each sent on purpose: the error names the field or tensor, and no
+serving folder (not even a partial one) is left behind.
+"""
 
 from __future__ import annotations
 
@@ -39,22 +40,34 @@ def _vision(**values) -> Callable[[dict], None]:
 
 FACELLAVA_CONFIG_CASES = {
     "not-llava": (_set(model_type="llama"), "field 'model_type'"),
-    "transformers-native-llava": (_set(architectures=["LlavaForConditionalGeneration"]), "field 'architectures'"),
+    "transformers-native-llava": (
+        _set(architectures=["LlavaForConditionalGeneration"]),
+        "field 'architectures'",
+    ),
     "nested-text-config": (_set(text_config={"model_type": "llama"}), "'text_config'"),
     "clip-image-tower": (_set(mm_image_tower="openai/clip-vit-large-patch14"), "field 'mm_image_tower'"),
     "no-video-tower": (_pop("mm_video_tower"), "field 'mm_video_tower'"),
+    "image-start-end-tokens": (_set(mm_use_im_start_end=True), "field 'mm_use_im_start_end'"),
     "linear-mm-projector": (_set(mm_projector_type="linear"), "field 'mm_projector_type'"),
     "unknown-landmark-projector": (_set(landmarks_projector_type="mlp"), "field 'landmarks_projector_type'"),
-    "unknown-global-projector": (_set(global_landmarks_projector_type="mlp2x"), "'global_landmarks_projector_type'"),
+    "unknown-global-projector": (
+        _set(global_landmarks_projector_type="mlp2x"),
+        "'global_landmarks_projector_type'",
+    ),
     "masked-cross-attention": (_set(cross_attn_type="masked"), "field 'cross_attn_type'"),
     "landmark-tokens": (_set(use_landmark_tokens=True), "field 'use_landmark_tokens'"),
     "no-hidden-size": (_pop("hidden_size"), "field 'hidden_size'"),
     "no-mm-hidden-size": (_pop("mm_hidden_size"), "field 'mm_hidden_size'"),
     "tied-embeddings": (_set(tie_word_embeddings=True), "field 'tie_word_embeddings'"),
     "mm-hidden-differs-from-towers": (_set(mm_hidden_size=40), "field 'mm_hidden_size'"),
-    "ffn-shape": (lambda c: c.update(intermediate_size=c["intermediate_size"] + 2),
-                  "shape mismatch for tensor model.layers.0.mlp.down_proj.weight"),
-    "vocab-shape": (lambda c: c.update(vocab_size=c["vocab_size"] + 1), "shape mismatch for tensor lm_head.weight"),
+    "ffn-shape": (
+        lambda c: c.update(intermediate_size=c["intermediate_size"] + 2),
+        "shape mismatch for tensor model.layers.0.mlp.down_proj.weight",
+    ),
+    "vocab-shape": (
+        lambda c: c.update(vocab_size=c["vocab_size"] + 1),
+        "shape mismatch for tensor lm_head.weight",
+    ),
     "fewer-layers": (_set(num_hidden_layers=1), "unexpected tensor model.layers.1."),
     "more-layers": (_set(num_hidden_layers=3), "missing required tensor(s): model.layers.2."),
 }
@@ -73,7 +86,11 @@ TOWER_CONFIG_CASES = {
     "no-vision-config": ("image", _pop("vision_config"), "field 'vision_config'"),
     "image-with-time-attention": ("image", _vision(add_time_attn=True), "'vision_config.add_time_attn'"),
     "video-without-time-attention": ("video", _vision(add_time_attn=False), "'vision_config.add_time_attn'"),
-    "video-without-frames": ("video", lambda c: c["vision_config"].pop("num_frames"), "'vision_config.num_frames'"),
+    "video-without-frames": (
+        "video",
+        lambda c: c["vision_config"].pop("num_frames"),
+        "'vision_config.num_frames'",
+    ),
     "video-frames-shape": ("video", _vision(num_frames=4), "temporal_embedding"),
     "patch-size-shape": ("image", _vision(patch_size=16), "embeddings.patch_embedding.weight"),
     "tower-width": ("image", _vision(hidden_size=32), "field 'mm_hidden_size'"),
@@ -104,7 +121,9 @@ def test_embedded_tower_that_differs_is_refused_by_name(tiny: TinyCheckpoint, tm
     assert "vision_model.encoder.layers.1.temporal_attn.q_proj.weight" in str(error)
 
 
-def test_narrower_embedded_copy_that_is_not_the_rounded_tower_is_refused(tiny: TinyCheckpoint, tmp_path: Path) -> None:
+def test_narrower_embedded_copy_that_is_not_the_rounded_tower_is_refused(
+    tiny: TinyCheckpoint, tmp_path: Path
+) -> None:
     name = "model.image_tower.image_tower.encoder.layers.0.mlp.fc2.weight"
 
     def off_by_rounding(state: dict[str, torch.Tensor]) -> None:
@@ -123,7 +142,9 @@ def test_missing_required_tensor_is_refused_by_name(tiny: TinyCheckpoint, tmp_pa
 
 
 def test_unknown_tensor_is_refused_by_name(tiny: TinyCheckpoint, tmp_path: Path) -> None:
-    _edit_facellava_weights(tiny, lambda state: state.update({"model.vision_resampler.weight": torch.zeros(2)}))
+    _edit_facellava_weights(
+        tiny, lambda state: state.update({"model.vision_resampler.weight": torch.zeros(2)})
+    )
     _refused(tiny, tmp_path, "unexpected tensor model.vision_resampler.weight")
 
 
@@ -143,7 +164,9 @@ def test_languagebind_tower_missing_a_tensor_is_refused(tiny: TinyCheckpoint, tm
 
 
 def test_languagebind_tower_with_an_unknown_tensor_is_refused(tiny: TinyCheckpoint, tmp_path: Path) -> None:
-    _edit_tower(tiny, lambda state: state.update({"vision_model.encoder.layers.9.mlp.fc1.weight": torch.zeros(1)}))
+    _edit_tower(
+        tiny, lambda state: state.update({"vision_model.encoder.layers.9.mlp.fc1.weight": torch.zeros(1)})
+    )
     _refused(tiny, tmp_path, "unexpected tensor vision_model.encoder.layers.9.mlp.fc1.weight")
 
 
@@ -160,7 +183,9 @@ def _lora_tiny(make_tiny: Callable[..., TinyCheckpoint]) -> TinyCheckpoint:
     return make_tiny(lora_rank=4, embed_towers=False)
 
 
-def test_lora_deltas_without_a_lora_rank_are_refused(make_tiny: Callable[..., TinyCheckpoint], tmp_path: Path) -> None:
+def test_lora_deltas_without_a_lora_rank_are_refused(
+    make_tiny: Callable[..., TinyCheckpoint], tmp_path: Path
+) -> None:
     src = _lora_tiny(make_tiny)
     edit_json(src.image_tower / "config.json", _vision(lora_r=0))
     _refused(src, tmp_path, "is a LoRA delta but the config's lora_r is 0")
@@ -179,8 +204,10 @@ def test_lora_rank_that_disagrees_with_the_adapters_is_refused(
     [
         (lambda s: s.pop(f"{LORA_KEY}.lora_B.default.weight"), "has only one of lora_A / lora_B"),
         (lambda s: s.pop(f"{LORA_KEY}.weight"), "has no base weight"),
-        (lambda s: s.update({f"{LORA_KEY}.lora_A.other.weight": s[f"{LORA_KEY}.lora_A.default.weight"]}),
-         "several LoRA adapters"),
+        (
+            lambda s: s.update({f"{LORA_KEY}.lora_A.other.weight": s[f"{LORA_KEY}.lora_A.default.weight"]}),
+            "several LoRA adapters",
+        ),
         (lambda s: s.update({f"{LORA_KEY}.base_layer.weight": s[f"{LORA_KEY}.weight"]}), "are both"),
     ],
     ids=["lora-B-missing", "base-missing", "two-adapters", "two-base-namings"],

@@ -1,5 +1,7 @@
-"""tiny-checkpoint -> convert, over every layout variant a download may have: both weight formats, sharded input
-and output, peft-wrapped (LoRA) towers, missing or partial landmark modules, a config without landmark fields."""
+"""tiny-checkpoint -> convert, over every layout variant a download may have: both weight formats, sharded
+input and output, peft-wrapped (LoRA) towers, missing or partial landmark modules, a config without landmark
+fields.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +19,11 @@ from model.convert import IMAGE_TOWER_PREFIX, VIDEO_TOWER_PREFIX, ConversionErro
 from model.tiny_checkpoint import TinyCheckpoint
 from tests.checkpoint.conftest import read_weights, rewrite_bin, rewrite_safetensors
 
-LANDMARK_PREFIXES = ("model.landmarks_projector.", "model.global_landmarks_projector.", "model.landmarks_cross_attn.")
+LANDMARK_PREFIXES = (
+    "model.landmarks_projector.",
+    "model.global_landmarks_projector.",
+    "model.landmarks_cross_attn.",
+)
 
 
 def _expected_tensors(src: TinyCheckpoint) -> dict[str, torch.Tensor]:
@@ -26,11 +32,16 @@ def _expected_tensors(src: TinyCheckpoint) -> dict[str, torch.Tensor]:
     expected = {
         name: value
         for name, value in released.items()
-        if not name.endswith("rotary_emb.inv_freq") and not name.startswith((IMAGE_TOWER_PREFIX, VIDEO_TOWER_PREFIX))
+        if not name.endswith("rotary_emb.inv_freq")
+        and not name.startswith((IMAGE_TOWER_PREFIX, VIDEO_TOWER_PREFIX))
     }
     for prefix, folder in ((IMAGE_TOWER_PREFIX, src.image_tower), (VIDEO_TOWER_PREFIX, src.video_tower)):
         tower = read_weights(folder)
-        expected |= {prefix + k.removeprefix("vision_model."): v for k, v in tower.items() if k.startswith("vision_model.")}
+        expected |= {
+            prefix + k.removeprefix("vision_model."): v
+            for k, v in tower.items()
+            if k.startswith("vision_model.")
+        }
     return expected
 
 
@@ -51,7 +62,9 @@ def _assert_same(out: Path, expected: dict[str, torch.Tensor]) -> None:
     ],
     ids=["safetensors", "bin", "safetensors-sharded", "bin-sharded"],
 )
-def test_round_trip_keeps_every_tensor(make_tiny: Callable[..., TinyCheckpoint], tmp_path: Path, options: dict) -> None:
+def test_round_trip_keeps_every_tensor(
+    make_tiny: Callable[..., TinyCheckpoint], tmp_path: Path, options: dict
+) -> None:
     src = make_tiny(**options)
     if "max_shard_bytes" in options:
         index = next(src.facellava.glob("*.index.json"))
@@ -67,7 +80,9 @@ def test_round_trip_keeps_every_tensor(make_tiny: Callable[..., TinyCheckpoint],
 
 def test_sharded_output_respects_the_shard_size(tiny: TinyCheckpoint, tmp_path: Path) -> None:
     limit = 200_000
-    report = convert(tiny.facellava, tiny.image_tower, tiny.video_tower, tmp_path / "out", max_shard_bytes=limit)
+    report = convert(
+        tiny.facellava, tiny.image_tower, tiny.video_tower, tmp_path / "out", max_shard_bytes=limit
+    )
     index = json.loads((tmp_path / "out" / "model.safetensors.index.json").read_text())
     shards = sorted(set(index["weight_map"].values()))
     assert len(shards) > 1
@@ -118,18 +133,24 @@ def test_lora_wrapped_towers_are_merged(make_tiny: Callable[..., TinyCheckpoint]
     assert len(report.lora_merged["video"]) == len(video)
     untouched = VIDEO_TOWER_PREFIX + "encoder.layers.0.mlp.fc1.weight"
     original = torch.load(src.video_tower / "pytorch_model.bin", weights_only=True)
-    assert torch.equal(converted[untouched], original["vision_model.encoder.base_model.model.layers.0.mlp.fc1.weight"])
+    assert torch.equal(
+        converted[untouched], original["vision_model.encoder.base_model.model.layers.0.mlp.fc1.weight"]
+    )
 
 
 def _to_base_layer_naming(state: dict[str, torch.Tensor]) -> None:
     """peft >= 0.7 keeps the wrapped Linear as `.base_layer`."""
-    targets = {k.removesuffix(".lora_A.default.weight") for k in state if k.endswith(".lora_A.default.weight")}
+    targets = {
+        k.removesuffix(".lora_A.default.weight") for k in state if k.endswith(".lora_A.default.weight")
+    }
     for module in targets:
         for leaf in ("weight", "bias"):
             state[f"{module}.base_layer.{leaf}"] = state.pop(f"{module}.{leaf}")
 
 
-def test_lora_base_layer_naming_merges_identically(make_tiny: Callable[..., TinyCheckpoint], tmp_path: Path) -> None:
+def test_lora_base_layer_naming_merges_identically(
+    make_tiny: Callable[..., TinyCheckpoint], tmp_path: Path
+) -> None:
     src = make_tiny(lora_rank=2, lora_alpha=16.0)
     convert(src.facellava, src.image_tower, src.video_tower, tmp_path / "old-peft")
     for folder in (src.image_tower, src.video_tower):
@@ -154,7 +175,9 @@ def test_missing_landmark_modules_turn_conditioning_off(
     assert FaceLlavaConfig.from_pretrained(tmp_path / "out").landmark_conditioning == "off"
     _assert_same(tmp_path / "out", _expected_tensors(src))
     with pytest.raises(ConversionError, match="landmark conditioning 'on' needs every landmark tensor"):
-        convert(src.facellava, src.image_tower, src.video_tower, tmp_path / "forced", landmark_conditioning="on")
+        convert(
+            src.facellava, src.image_tower, src.video_tower, tmp_path / "forced", landmark_conditioning="on"
+        )
 
 
 def test_partial_landmark_modules_are_not_written(
@@ -174,8 +197,12 @@ def test_partial_landmark_modules_are_not_written(
     assert any("global_landmarks_projector" in r.getMessage() for r in caplog.records)
 
 
-def test_off_keeps_complete_landmark_weights_for_a_later_override(tiny: TinyCheckpoint, tmp_path: Path) -> None:
-    report = convert(tiny.facellava, tiny.image_tower, tiny.video_tower, tmp_path / "out", landmark_conditioning="off")
+def test_off_keeps_complete_landmark_weights_for_a_later_override(
+    tiny: TinyCheckpoint, tmp_path: Path
+) -> None:
+    report = convert(
+        tiny.facellava, tiny.image_tower, tiny.video_tower, tmp_path / "out", landmark_conditioning="off"
+    )
     assert report.landmark_conditioning == "off"
     assert FaceLlavaConfig.from_pretrained(tmp_path / "out").landmark_conditioning == "off"
     _assert_same(tmp_path / "out", _expected_tensors(tiny))

@@ -63,7 +63,7 @@ def security_problems(docs: list[Manifest]) -> list[str]:
     return problems
 
 
-def _gateway_settings(docs: list[Manifest]) -> dict[str, str]:
+def gateway_settings(docs: list[Manifest]) -> dict[str, str]:
     """The environment the gateway container gets from its ConfigMaps and literal env entries."""
     ctr = pod_spec(find(docs, "Deployment", GATEWAY))["containers"][0]
     settings: dict[str, str] = {}
@@ -76,7 +76,7 @@ def _gateway_settings(docs: list[Manifest]) -> dict[str, str]:
 
 def engine_url_problems(docs: list[Manifest]) -> list[str]:
     """The gateway's FACELLAVA_ENGINE_URL names the engine Service, on a port that leads to the engine."""
-    url = _gateway_settings(docs).get("FACELLAVA_ENGINE_URL")
+    url = gateway_settings(docs).get("FACELLAVA_ENGINE_URL")
     if not url:
         return ["the gateway has no FACELLAVA_ENGINE_URL"]
     parts = urlsplit(url)

@@ -69,3 +69,18 @@ def copy_sources(steps: list[Instruction]) -> list[str]:
         paths = [word for word in words if not word.startswith("--")]
         sources += paths[:-1]
     return sources
+
+
+def installed_names(steps: list[Instruction]) -> set[str]:
+    """File names COPY puts in the image from the build context (a destination ending in / keeps names)."""
+    names: set[str] = set()
+    for step in steps:
+        words = shlex.split(step.args) if step.keyword == "COPY" else []
+        if not words or any(word.startswith("--from") for word in words):
+            continue
+        *sources, destination = [word for word in words if not word.startswith("--")]
+        if destination.endswith("/"):
+            names |= {Path(source).name for source in sources}
+        else:
+            names.add(Path(destination).name)
+    return names

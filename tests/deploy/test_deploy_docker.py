@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from . import checks
-from .dockerfiles import DOCKER, IMAGES, copy_sources, env, final_stage, instructions
+from .dockerfiles import DOCKER, IMAGES, copy_sources, env, final_stage, installed_names, instructions
 from .manifests import REPO, container, find
 
 TOOLS = Path(sys.executable).parent
@@ -102,8 +102,8 @@ def test_exposed_port_is_the_container_port_in_kubernetes(rendered, image, k8s_c
 def test_engine_images_carry_the_scripts_the_manifests_run(rendered, image):
     steps = final_stage(IMAGES[image])
     (entrypoint,) = [json.loads(step.args) for step in steps if step.keyword == "ENTRYPOINT"]
-    assert entrypoint == ["engine-serve.sh"]
-    copied = {Path(s).name for s in copy_sources(steps)}
+    assert entrypoint == ["engine-serve"]
+    copied = installed_names(steps)
     job = find(rendered["base"], "Job", "facellava-model-prepare")
     assert {entrypoint[0], *container(job, "prepare-model")["command"]} <= copied
     assert env(steps)["HF_HUB_OFFLINE"] == "1"  # the engine never downloads; only the Job opts in

@@ -293,6 +293,13 @@ def test_gateway_is_replicated_bounded_and_autoscaled_on_cpu(rendered):
     assert selects(pdb["spec"]["selector"], gateway["spec"]["template"]["metadata"]["labels"])
 
 
+def test_gateway_runs_no_more_preprocessing_workers_than_cpus_it_requests(rendered):
+    docs = rendered["base"]
+    workers = int(checks.gateway_settings(docs)["FACELLAVA_PREPROCESS_WORKERS"])
+    requested = container(_gateway(docs), "gateway")["resources"]["requests"]["cpu"]
+    assert 1 <= workers <= int(requested)
+
+
 def test_engine_autoscales_on_the_vllm_queue_through_prometheus_adapter(rendered):
     hpa = find(rendered["gpu"], "HorizontalPodAutoscaler", checks.ENGINE)
     target = hpa["spec"]["scaleTargetRef"]

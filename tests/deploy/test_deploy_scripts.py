@@ -14,14 +14,17 @@ from pathlib import Path
 
 import pytest
 
+from common.engine_protocol import ENGINE_ENV
+
 from .dockerfiles import DOCKER, IMAGES, env, final_stage
+from .manifests import REPO
 
 FAKE = f"""#!{sys.executable}
 # Records argv and imitates the outputs the deployment scripts rely on.
 import json, os, pathlib, sys
 name, args = pathlib.Path(sys.argv[0]).name, sys.argv[1:]
 with open(os.environ["FAKE_LOG"], "a") as log:
-    log.write(json.dumps([name, *args]) + "\\n")
+    log.write(json.dumps({{"argv": [name, *args], "VLLM_PLUGINS": os.environ.get("VLLM_PLUGINS")}}) + "\\n")
 if os.environ.get("FAKE_FAIL") == " ".join([name, *args[:1]]):
     sys.exit(1)
 def made(folder):
@@ -58,9 +61,14 @@ def _run(script: str, environ: dict[str, str], *args: str) -> subprocess.Complet
     )
 
 
-def _calls(environ: dict[str, str]) -> list[list[str]]:
+def _records(environ: dict[str, str]) -> list[dict]:
     log = Path(environ["FAKE_LOG"])
     return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def _calls(environ: dict[str, str]) -> list[list[str]]:
+    """The argv of every fake command run, in order."""
+    return [record["argv"] for record in _records(environ)]
 
 
 def _flags(argv: list[str]) -> dict[str, str | None]:
@@ -121,9 +129,16 @@ def test_engine_serve_takes_its_knobs_from_the_environment(fakes, model_dir):
         FACELLAVA_SERVED_MODEL_NAME="face",
     )
     flags = _flags(argv)
-    assert (flags["--tensor-parallel-size"], flags["--port"], flags["--max-model-len"]) == ("4", "9001", "8192")
+    chosen = (flags["--tensor-parallel-size"], flags["--port"], flags["--max-model-len"])
+    assert chosen == ("4", "9001", "8192")
     assert flags["--served-model-name"] == "face"
     assert argv[-2:] == ["--max-num-seqs", "8"]  # container arguments are appended
+
+
+def test_engine_serve_enables_our_model_and_info_endpoint_plugins(fakes, model_dir):
+    _serve_argv(fakes, model_dir, VLLM_PLUGINS="something_else")
+    (record,) = _records(fakes)
+    assert record["VLLM_PLUGINS"] == ENGINE_ENV["VLLM_PLUGINS"]
 
 
 def test_cpu_image_environment_runs_float32_eager_with_a_bounded_kv_cache(fakes, model_dir):
@@ -228,3 +243,27 @@ def test_prepare_model_rejects_an_unknown_or_missing_mode(fakes, tmp_path, args)
 def test_entry_scripts_are_executable():
     scripts = [*DOCKER.glob("*.sh"), DOCKER / "engine_serve.py"]
     assert all(os.access(script, os.X_OK) for script in scripts)
+
+
+@pytest.mark.slow
+def test_prepare_model_with_the_real_cli_writes_a_servable_tiny_model(tmp_path):
+    """The script against the real `facellava` commands of the engine environment (~30 s on 2 cores)."""
+    default_python = REPO / ".venv" / "engine" / "bin" / "python"
+    engine_python = Path(os.environ.get("FACELLAVA_ENGINE_PYTHON", default_python))
+    assert engine_python.exists(), f"no engine environment at {engine_python}: run scripts/setup-envs"
+    out = tmp_path / "models" / "facellava"
+    done = subprocess.run(
+        [str(DOCKER / "prepare-model.sh"), "tiny"],
+        env={
+            **os.environ,
+            "PATH": f"{engine_python.parent}:{os.environ['PATH']}",
+            "FACELLAVA_MODEL_DIR": str(out),
+            "FACELLAVA_SOURCES_DIR": str(tmp_path / "models" / "src"),
+        },
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    config = json.loads((out / "config.json").read_text())
+    assert config["architectures"] == ["FaceLlavaForConditionalGeneration"]
+    assert (out / "model.safetensors").exists() and (out / "tokenizer_config.json").exists()
+    assert not Path(f"{out}.partial").exists()

@@ -72,3 +72,11 @@ def start_gateway(
     for server, client in started:
         client.close()
         server.stop()
+
+
+@pytest.fixture
+def fuzz_schema(_shared_gateway: ThreadedServer, engine_state: FakeEngineState):
+    """The running gateway's own OpenAPI schema, for schemathesis."""
+    import schemathesis
+
+    return schemathesis.openapi.from_url(f"{_shared_gateway.url}/openapi.json")

@@ -1,8 +1,9 @@
 """A small stand-in for vLLM's OpenAI server with the Face-LLaVA plugin, for the gateway's unit tests.
 
 It answers like the real model does (label first, then reasoning, in the phrasings the paper's site shows),
-with per-token log-probabilities, streams like vLLM (SSE chunks, then [DONE]), and validates what the gateway
-sends the way the engine's processor does: a 256 px PNG crop or an 8-frame video, landmarks of the right shape.
+with per-token log-probabilities, streams like vLLM (SSE chunks, then [DONE]), and validates what the
+gateway sends the way the engine's processor does: a 256 px PNG crop or an 8-frame video, landmarks of the
+right shape.
 Tests read what it received and change how it behaves (delay, errors, landmark mode) through its attributes.
 """
 
@@ -25,19 +26,22 @@ from PIL import Image
 
 MODEL = "facellava"
 ANSWERS = {
-    "expression": "The subject's facial expression strongly indicates happiness. The corners of the mouth are "
-    "pulled upward and the cheeks are raised, which suggests genuine joy.",
-    "action_units": "AU6 (Cheek Raiser): the cheeks are lifted.\nAU12 (Lip Corner Puller): the lip corners are "
-    "pulled up.\nAU25 (Lips Part): the lips are slightly parted.",
+    "expression": "The subject's facial expression strongly indicates happiness. The corners of the mouth "
+    "are pulled upward and the cheeks are raised, which suggests genuine joy.",
+    "action_units": "AU6 (Cheek Raiser): the cheeks are lifted.\nAU12 (Lip Corner Puller): the lip corners "
+    "are pulled up.\nAU25 (Lips Part): the lips are slightly parted.",
     "age": "32 years old is a reasonable estimate, given the smooth skin and the absence of deep wrinkles.",
     "deepfake": "Fake: the blending boundary around the jaw flickers between frames and the skin texture is "
     "unnaturally smooth.",
-    "attributes": "This young woman has black hair and arched eyebrows. She is wearing lipstick and earrings, "
-    "and she is smiling.",
+    "attributes": "This young woman has black hair and arched eyebrows. She is wearing lipstick and "
+    "earrings, and she is smiling.",
 }
 _TASK_WORDS = [
     ("action_units", re.compile(r"action units|muscle movements", re.I)),
-    ("deepfake", re.compile(r"authentic|fake|manipulat|tamper|genuine|fabricated|artificial|hoax|suspicious", re.I)),
+    (
+        "deepfake",
+        re.compile(r"authentic|fake|manipulat|tamper|genuine|fabricated|artificial|hoax|suspicious", re.I),
+    ),
     ("age", re.compile(r"\bage\b|how old", re.I)),
     ("expression", re.compile(r"emotion|feeling", re.I)),
 ]
@@ -52,8 +56,10 @@ def tokens_of(text: str) -> list[dict[str, Any]]:
     """Word-piece-like tokens that spell the text exactly, with deterministic log-probabilities."""
     pieces = _TOKEN.findall(text)
     assert "".join(pieces) == text
-    return [{"token": piece, "logprob": -0.05 * (i % 4), "bytes": list(piece.encode())} for i, piece in
-            enumerate(pieces)]
+    return [
+        {"token": piece, "logprob": -0.05 * (i % 4), "bytes": list(piece.encode())}
+        for i, piece in enumerate(pieces)
+    ]
 
 
 @dataclass
@@ -86,8 +92,13 @@ def _decode_media(part: dict[str, Any]) -> np.ndarray:
 
 def _check_request(body: dict[str, Any]) -> str | None:
     """What the engine's processor would refuse (its 400 message), or None."""
-    media = [p for m in body["messages"] if isinstance(m["content"], list) for p in m["content"]
-             if p["type"] in ("image_url", "video_url")]
+    media = [
+        p
+        for m in body["messages"]
+        if isinstance(m["content"], list)
+        for p in m["content"]
+        if p["type"] in ("image_url", "video_url")
+    ]
     if len(media) > 1:
         return "at most 1 image or video"
     kwargs = body.get("mm_processor_kwargs", {})
@@ -105,13 +116,21 @@ def _check_request(body: dict[str, Any]) -> str | None:
 
 
 def _completion(body: dict[str, Any], text: str, tokens: list[dict[str, Any]]) -> dict[str, Any]:
-    choice: dict[str, Any] = {"index": 0, "message": {"role": "assistant", "content": text},
-                              "finish_reason": "stop"}
+    choice: dict[str, Any] = {
+        "index": 0,
+        "message": {"role": "assistant", "content": text},
+        "finish_reason": "stop",
+    }
     if body.get("logprobs"):
         choice["logprobs"] = {"content": tokens}
-    return {"id": f"chatcmpl-{time.monotonic_ns()}", "object": "chat.completion", "created": int(time.time()),
-            "model": MODEL, "choices": [choice],
-            "usage": {"prompt_tokens": 300, "completion_tokens": len(tokens), "total_tokens": 300 + len(tokens)}}
+    return {
+        "id": f"chatcmpl-{time.monotonic_ns()}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": MODEL,
+        "choices": [choice],
+        "usage": {"prompt_tokens": 300, "completion_tokens": len(tokens), "total_tokens": 300 + len(tokens)},
+    }
 
 
 def _stream(body: dict[str, Any], tokens: list[dict[str, Any]]):
@@ -119,11 +138,21 @@ def _stream(body: dict[str, Any], tokens: list[dict[str, Any]]):
 
     async def events():
         for token in tokens:
-            chunk = {"id": "chatcmpl-s", "object": "chat.completion.chunk", "created": created, "model": MODEL,
-                     "choices": [{"index": 0, "delta": {"content": token["token"]}, "finish_reason": None}]}
+            chunk = {
+                "id": "chatcmpl-s",
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": MODEL,
+                "choices": [{"index": 0, "delta": {"content": token["token"]}, "finish_reason": None}],
+            }
             yield f"data: {json.dumps(chunk)}\n\n"
-        final = {"id": "chatcmpl-s", "object": "chat.completion.chunk", "created": created, "model": MODEL,
-                 "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+        final = {
+            "id": "chatcmpl-s",
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": MODEL,
+            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+        }
         yield f"data: {json.dumps(final)}\n\n"
         yield "data: [DONE]\n\n"
 
@@ -139,8 +168,18 @@ def create_fake_engine(state: FakeEngineState) -> FastAPI:
 
     @app.get("/v1/models")
     async def models() -> dict:
-        return {"object": "list", "data": [{"id": MODEL, "object": "model", "created": 1764200000,
-                                            "owned_by": "vllm", "root": "/models/tiny"}]}
+        return {
+            "object": "list",
+            "data": [
+                {
+                    "id": MODEL,
+                    "object": "model",
+                    "created": 1764200000,
+                    "owned_by": "vllm",
+                    "root": "/models/tiny",
+                }
+            ],
+        }
 
     @app.get("/facellava/info")
     async def info() -> dict:
@@ -164,14 +203,25 @@ def create_fake_engine(state: FakeEngineState) -> FastAPI:
         finally:
             state.in_flight -= 1
         if state.fail_status is not None:
-            return JSONResponse({"error": {"message": "injected failure", "code": state.fail_status}},
-                                status_code=state.fail_status)
+            return JSONResponse(
+                {"error": {"message": "injected failure", "code": state.fail_status}},
+                status_code=state.fail_status,
+            )
         problem = _check_request(body)
         if problem:
-            return JSONResponse({"error": {"message": problem, "type": "BadRequestError", "code": 400}},
-                                status_code=400)
-        question = next((p["text"] for m in body["messages"] if isinstance(m["content"], list)
-                         for p in m["content"] if p["type"] == "text"), str(body["messages"][-1]["content"]))
+            return JSONResponse(
+                {"error": {"message": problem, "type": "BadRequestError", "code": 400}}, status_code=400
+            )
+        question = next(
+            (
+                p["text"]
+                for m in body["messages"]
+                if isinstance(m["content"], list)
+                for p in m["content"]
+                if p["type"] == "text"
+            ),
+            str(body["messages"][-1]["content"]),
+        )
         text = state.answer_override or ANSWERS[task_of(question)]
         tokens = tokens_of(text)[: body.get("max_tokens") or None]
         text = "".join(t["token"] for t in tokens)

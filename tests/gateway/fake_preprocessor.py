@@ -40,8 +40,9 @@ class FakePreprocessor:
         self.calls: list[PreprocessOptions] = []
         self.closed = False
 
-    async def submit(self, data: bytes, options: PreprocessOptions, filename: str | None = None
-                     ) -> ImageResult | VideoResult:
+    async def submit(
+        self, data: bytes, options: PreprocessOptions, filename: str | None = None
+    ) -> ImageResult | VideoResult:
         self.calls.append(options)
         try:
             spec = json.loads(data)
@@ -60,7 +61,10 @@ class FakePreprocessor:
         indices = [0, 4, 8, 12, 17, 21, 25, 29]
         times = [i / 10 for i in indices]
         media = MediaInfo("video", "mp4", 640, 480, len(data), 30, 10.0, 3.0, indices, times, "h264")
-        frames = [FrameFaces(i, t, [tr.faces[n] for tr in tracks]) for n, (i, t) in enumerate(zip(indices, times))]
+        frames = [
+            FrameFaces(i, t, [tr.faces[n] for tr in tracks])
+            for n, (i, t) in enumerate(zip(indices, times, strict=True))
+        ]
         return VideoResult(media, frames, tracks, timings)
 
     def alive(self) -> bool:

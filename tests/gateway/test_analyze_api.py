@@ -35,7 +35,9 @@ def test_image_all_default_tasks(gateway, engine_state):
     assert face["tasks"]["action_units"]["labels"] == ["AU6", "AU12", "AU25"]
     assert face["tasks"]["age"]["value"] == 32 and face["tasks"]["age"]["labels"] == ["32"]
     attributes = face["tasks"]["attributes"]["labels"]
-    assert set(attributes) <= set(CELEBA_ATTRIBUTES) and "Black_Hair" in attributes and "Smiling" in attributes
+    assert (
+        set(attributes) <= set(CELEBA_ATTRIBUTES) and "Black_Hair" in attributes and "Smiling" in attributes
+    )
     for result in face["tasks"].values():
         assert result["tower"] == "image" and result["uncertain"] is False
         assert 0 < result["confidence"] <= 1 and result["raw_text"] and result["reasoning"]
@@ -66,8 +68,12 @@ def test_engine_receives_png_crop_landmarks_and_derived_request_ids(gateway, eng
 def test_client_request_id_is_echoed(gateway):
     response = upload(gateway, describe(kind="image"), tasks="age")
     assert response.status_code == 200
-    response = gateway.post("/analyze", headers={"X-Request-ID": "client-id-42"},
-                            files={"file": ("f", describe(kind="image"))}, data={"tasks": "age"})
+    response = gateway.post(
+        "/analyze",
+        headers={"X-Request-ID": "client-id-42"},
+        files={"file": ("f", describe(kind="image"))},
+        data={"tasks": "age"},
+    )
     assert response.headers["x-request-id"] == "client-id-42"
     assert response.json()["request_id"] == "client-id-42"
 
@@ -114,8 +120,13 @@ def test_video_routes_tasks_to_towers(gateway, engine_state):
     assert track["track_id"] == 0 and track["best_frame"] == 3 and len(track["frames"]) == 8
     assert track["frames"][3]["frame_index"] == 12
     towers = {task: result["tower"] for task, result in track["tasks"].items()}
-    assert towers == {"expression": "video", "deepfake": "video", "action_units": "image", "attributes": "image",
-                      "age": "image"}
+    assert towers == {
+        "expression": "video",
+        "deepfake": "video",
+        "action_units": "image",
+        "attributes": "image",
+        "age": "image",
+    }
     kinds = sorted(p["messages"][0]["content"][0]["type"] for p in engine_state.received)
     assert kinds == ["image_url"] * 3 + ["video_url"] * 2
     video = next(p for p in engine_state.received if p["messages"][0]["content"][0]["type"] == "video_url")
@@ -145,17 +156,28 @@ def test_reasoning_off_generates_only_the_label(gateway, engine_state):
 
 
 def test_sampling_overrides_are_forwarded(gateway, engine_state):
-    fields = {"tasks": "age", "temperature": "0.7", "top_p": "0.9", "seed": "7", "max_tokens": "100",
-              "prompt_variant": "2"}
+    fields = {
+        "tasks": "age",
+        "temperature": "0.7",
+        "top_p": "0.9",
+        "seed": "7",
+        "max_tokens": "100",
+        "prompt_variant": "2",
+    }
     assert upload(gateway, describe(kind="image"), **fields).status_code == 200
     sent = engine_state.received[-1]
     assert (sent["temperature"], sent["top_p"], sent["seed"], sent["max_tokens"]) == (0.7, 0.9, 7, 100)
-    assert sent["messages"][0]["content"][1]["text"] == "What age would you assign to the person in this visual, and why?"
+    assert (
+        sent["messages"][0]["content"][1]["text"]
+        == "What age would you assign to the person in this visual, and why?"
+    )
 
 
 def test_uncertain_when_the_text_names_no_label(gateway, engine_state):
     engine_state.answer_override = "zq vlorp 3f frazzle"
-    result = upload(gateway, describe(kind="image"), tasks="expression").json()["faces"][0]["tasks"]["expression"]
+    result = upload(gateway, describe(kind="image"), tasks="expression").json()["faces"][0]["tasks"][
+        "expression"
+    ]
     assert result["uncertain"] is True and result["labels"] == [] and result["confidence"] is None
     assert result["raw_text"] == "zq vlorp 3f frazzle"
 
@@ -239,5 +261,7 @@ def test_malformed_json(gateway):
 
 
 def test_malformed_multipart(gateway):
-    response = gateway.post("/analyze", content=b"--xx\r\ngarbage", headers={"content-type": "multipart/form-data"})
+    response = gateway.post(
+        "/analyze", content=b"--xx\r\ngarbage", headers={"content-type": "multipart/form-data"}
+    )
     assert response.status_code == 400 and response.json()["error"]["code"] == "bad_multipart"

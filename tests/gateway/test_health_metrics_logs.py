@@ -24,8 +24,12 @@ def test_healthz(gateway):
 
 def test_readyz_follows_the_engine_and_recovers_without_restart():
     engine = ThreadedServer(create_fake_engine(FakeEngineState())).start()
-    gateway = ThreadedServer(create_app(Settings(engine_url=engine.url, engine_info_ttl_s=0, retry_after_s=5),
-                                        preprocessor=FakePreprocessor())).start()
+    gateway = ThreadedServer(
+        create_app(
+            Settings(engine_url=engine.url, engine_info_ttl_s=0, retry_after_s=5),
+            preprocessor=FakePreprocessor(),
+        )
+    ).start()
     try:
         with httpx.Client(base_url=gateway.url, timeout=10) as client:
             assert client.get("/readyz").status_code == 200
@@ -37,7 +41,9 @@ def test_readyz_follows_the_engine_and_recovers_without_restart():
             assert refused.status_code == 503 and refused.json()["error"]["code"] == "engine_unavailable"
             engine.start()  # same port
             assert client.get("/readyz").status_code == 200
-            again = client.post("/analyze", files={"file": ("f", describe(kind="image"))}, data={"tasks": "age"})
+            again = client.post(
+                "/analyze", files={"file": ("f", describe(kind="image"))}, data={"tasks": "age"}
+            )
             assert again.status_code == 200
     finally:
         gateway.stop()
@@ -81,12 +87,18 @@ def test_metrics(start_gateway, engine_state):
 def test_json_logs_carry_the_request_id_and_no_media(gateway, caplog: pytest.LogCaptureFixture):
     spec = describe(kind="image")
     with caplog.at_level(logging.INFO):
-        response = gateway.post("/analyze", headers={"X-Request-ID": "log-test-1"}, files={"file": ("f", spec)},
-                                data={"tasks": "age"})
+        response = gateway.post(
+            "/analyze",
+            headers={"X-Request-ID": "log-test-1"},
+            files={"file": ("f", spec)},
+            data={"tasks": "age"},
+        )
     assert response.status_code == 200
     formatter = JsonFormatter()
     lines = [json.loads(formatter.format(record)) for record in caplog.records]
-    access = [line for line in lines if line["logger"] == "facellava.access" and line["request_id"] == "log-test-1"]
+    access = [
+        line for line in lines if line["logger"] == "facellava.access" and line["request_id"] == "log-test-1"
+    ]
     assert access and access[0]["status"] == 200 and access[0]["route"] == "/analyze"
     dumped = "\n".join(json.dumps(line) for line in lines)
     assert "base64" not in dumped and re.search(r"[A-Za-z0-9+/]{200,}", dumped) is None

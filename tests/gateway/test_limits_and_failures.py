@@ -1,4 +1,4 @@
-"""Backpressure, body limits, API keys, engine failures and timeouts: every refusal is typed, none is a 500."""
+"""Backpressure, body limits, API keys, engine failures, timeouts: every refusal is typed, none is a 500."""
 
 from __future__ import annotations
 
@@ -21,8 +21,10 @@ def test_declared_body_over_the_limit_is_refused_before_it_is_sent(start_gateway
     port = httpx.URL(str(client.base_url)).port
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         # Announce 10 MB, send none of it: the answer must come at once, without waiting for the body.
-        sock.sendall(b"POST /analyze HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: 10000000\r\n\r\n")
+        sock.sendall(
+            b"POST /analyze HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 10000000\r\n\r\n"
+        )
         reply = b""
         while not reply.endswith(b"}}"):  # headers and the JSON error body may arrive separately
             chunk = sock.recv(4096)
@@ -55,8 +57,15 @@ def test_overload_gets_429_with_retry_after(start_gateway, engine_state):
     client = start_gateway(max_in_flight=2, retry_after_s=3)
     engine_state.delay_s = 0.5
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        futures = [pool.submit(upload, httpx.Client(base_url=client.base_url, timeout=30),
-                               describe(kind="image"), tasks="age") for _ in range(8)]
+        futures = [
+            pool.submit(
+                upload,
+                httpx.Client(base_url=client.base_url, timeout=30),
+                describe(kind="image"),
+                tasks="age",
+            )
+            for _ in range(8)
+        ]
         responses = [f.result() for f in futures]
     statuses = sorted(r.status_code for r in responses)
     assert statuses.count(200) >= 2 and set(statuses) <= {200, 429}, statuses
@@ -77,8 +86,12 @@ def test_api_keys(start_gateway, tmp_path):
     non_ascii = client.get("/v1/models", headers={"Authorization": "Bearer cl\u00e9".encode()})
     assert non_ascii.status_code == 401
     for key in ("env-key", "file-key"):
-        ok = client.post("/analyze", headers={"Authorization": f"Bearer {key}"},
-                         files={"file": ("f", describe(kind="image"))}, data={"tasks": "age"})
+        ok = client.post(
+            "/analyze",
+            headers={"Authorization": f"Bearer {key}"},
+            files={"file": ("f", describe(kind="image"))},
+            data={"tasks": "age"},
+        )
         assert ok.status_code == 200
     assert client.get("/metrics").status_code == 401
     assert client.get("/v1/models").status_code == 401
@@ -86,20 +99,24 @@ def test_api_keys(start_gateway, tmp_path):
 
 
 def test_cors_is_off_by_default(gateway):
-    response = gateway.options("/analyze", headers={"Origin": "https://evil.example",
-                                                    "Access-Control-Request-Method": "POST"})
+    response = gateway.options(
+        "/analyze", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
+    )
     assert "access-control-allow-origin" not in response.headers
 
 
 def test_cors_when_configured(start_gateway):
     client = start_gateway(cors_origins="https://app.example")
-    response = client.options("/analyze", headers={"Origin": "https://app.example",
-                                                   "Access-Control-Request-Method": "POST"})
+    response = client.options(
+        "/analyze", headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST"}
+    )
     assert response.headers["access-control-allow-origin"] == "https://app.example"
 
 
-@pytest.mark.parametrize(("engine_status", "status", "code"),
-                         [(400, 400, "engine_rejected"), (500, 503, "engine_error"), (429, 429, "engine_overloaded")])
+@pytest.mark.parametrize(
+    ("engine_status", "status", "code"),
+    [(400, 400, "engine_rejected"), (500, 503, "engine_error"), (429, 429, "engine_overloaded")],
+)
 def test_engine_errors_are_typed(gateway, engine_state, engine_status, status, code):
     engine_state.fail_status = engine_status
     response = upload(gateway, describe(kind="image"), tasks="age")

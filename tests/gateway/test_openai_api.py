@@ -23,8 +23,15 @@ def sdk(gateway) -> openai.OpenAI:
 
 
 def image_message(spec: bytes, question: str = "What emotion is shown in the image?") -> list[dict]:
-    return [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": data_url(spec)}},
-                                         {"type": "text", "text": question}]}]
+    return [
+        {
+            "role": "user",
+            "content": [
+                {"type": "image_url", "image_url": {"url": data_url(spec)}},
+                {"type": "text", "text": question},
+            ],
+        }
+    ]
 
 
 def test_models(sdk):
@@ -32,7 +39,9 @@ def test_models(sdk):
 
 
 def test_chat_with_an_image(sdk, engine_state):
-    completion = sdk.chat.completions.create(model="facellava", messages=image_message(describe(kind="image")))
+    completion = sdk.chat.completions.create(
+        model="facellava", messages=image_message(describe(kind="image"))
+    )
     assert completion.choices[0].message.content == ANSWERS["expression"]
     (sent,) = engine_state.received
     part = sent["messages"][0]["content"][0]
@@ -42,16 +51,23 @@ def test_chat_with_an_image(sdk, engine_state):
 
 
 def test_chat_stream(sdk, engine_state):
-    stream = sdk.chat.completions.create(model="facellava", messages=image_message(describe(kind="image")),
-                                         stream=True)
+    stream = sdk.chat.completions.create(
+        model="facellava", messages=image_message(describe(kind="image")), stream=True
+    )
     text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
     assert text == ANSWERS["expression"]
 
 
 def test_a_video_becomes_eight_crops(sdk, engine_state):
-    messages = [{"role": "user", "content": [
-        {"type": "video_url", "video_url": {"url": data_url(describe(kind="video"), "video/mp4")}},
-        {"type": "text", "text": "Is the video authentic, or is it a fake?"}]}]
+    messages = [
+        {
+            "role": "user",
+            "content": [
+                {"type": "video_url", "video_url": {"url": data_url(describe(kind="video"), "video/mp4")}},
+                {"type": "text", "text": "Is the video authentic, or is it a fake?"},
+            ],
+        }
+    ]
     completion = sdk.chat.completions.create(model="facellava", messages=messages)
     assert completion.choices[0].message.content.startswith("Fake:")
     sent = engine_state.received[-1]
@@ -60,15 +76,17 @@ def test_a_video_becomes_eight_crops(sdk, engine_state):
 
 
 def test_text_only_chat_is_forwarded(sdk, engine_state):
-    completion = sdk.chat.completions.create(model="facellava", messages=[{"role": "user", "content": "hi"}],
-                                             max_tokens=5)
+    completion = sdk.chat.completions.create(
+        model="facellava", messages=[{"role": "user", "content": "hi"}], max_tokens=5
+    )
     assert completion.choices[0].message.content
     assert "mm_processor_kwargs" not in engine_state.received[-1]
 
 
 def test_landmark_header(gateway):
-    response = gateway.post("/v1/chat/completions",
-                            json={"model": "facellava", "messages": image_message(describe(kind="image"))})
+    response = gateway.post(
+        "/v1/chat/completions", json={"model": "facellava", "messages": image_message(describe(kind="image"))}
+    )
     assert response.headers["x-facellava-landmarks-conditioned"] == "true"
 
 
@@ -88,20 +106,27 @@ def test_two_media_are_refused(sdk):
 
 def test_no_face_is_422(sdk):
     with pytest.raises(openai.UnprocessableEntityError) as error:
-        sdk.chat.completions.create(model="facellava", messages=image_message(describe(kind="image", faces=0)))
+        sdk.chat.completions.create(
+            model="facellava", messages=image_message(describe(kind="image", faces=0))
+        )
     assert error.value.body["code"] == "no_face"
 
 
 def test_remote_urls_are_not_fetched_by_default(sdk):
-    messages = [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "http://10.0.0.1/a.jpg"}}]}]
+    messages = [
+        {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "http://10.0.0.1/a.jpg"}}]}
+    ]
     with pytest.raises(openai.BadRequestError) as error:
         sdk.chat.completions.create(model="facellava", messages=messages)
     assert error.value.body["code"] == "url_fetch_disabled"
 
 
 def test_client_cannot_smuggle_processor_kwargs(gateway):
-    body = {"model": "facellava", "messages": [{"role": "user", "content": "hi"}],
-            "mm_processor_kwargs": {"landmarks": [[[0, 0]]]}}
+    body = {
+        "model": "facellava",
+        "messages": [{"role": "user", "content": "hi"}],
+        "mm_processor_kwargs": {"landmarks": [[[0, 0]]]},
+    }
     response = gateway.post("/v1/chat/completions", json=body)
     assert response.status_code == 422
 
@@ -109,5 +134,7 @@ def test_client_cannot_smuggle_processor_kwargs(gateway):
 def test_engine_error_before_the_stream_is_typed(sdk, engine_state):
     engine_state.fail_status = 500
     with pytest.raises(openai.APIStatusError) as error:
-        sdk.chat.completions.create(model="facellava", messages=image_message(describe(kind="image")), stream=True)
+        sdk.chat.completions.create(
+            model="facellava", messages=image_message(describe(kind="image")), stream=True
+        )
     assert error.value.status_code == 503

@@ -1,4 +1,4 @@
-"""Test media made in memory from skimage's public-domain pictures: the astronaut (a face) and coffee (none)."""
+"""Test media made in memory from skimage's public-domain pictures: the astronaut (a face), coffee (none)."""
 
 from __future__ import annotations
 

@@ -33,7 +33,7 @@ def test_every_format_decodes_to_rgb_with_the_face_found(fmt: str) -> None:
 def test_pixel_modes_become_rgb_uint8(mode: str) -> None:
     picture = Image.fromarray(astronaut())
     if mode == "I;16":
-        picture = Image.fromarray((np.asarray(picture.convert("L")).astype(np.uint16) * 257))
+        picture = Image.fromarray(np.asarray(picture.convert("L")).astype(np.uint16) * 257)
     else:
         picture = picture.convert(mode)
     buffer = io.BytesIO()
@@ -52,11 +52,11 @@ def test_transparent_pixels_become_white() -> None:
     assert (rgb == 255).all()
 
 
-@pytest.mark.parametrize(("orientation", "undo"), [(6, Image.Transpose.ROTATE_90), (8, Image.Transpose.ROTATE_270),
-                                                   (3, Image.Transpose.ROTATE_180)])
+@pytest.mark.parametrize(("orientation", "undo"), [
+    (6, Image.Transpose.ROTATE_90), (8, Image.Transpose.ROTATE_270), (3, Image.Transpose.ROTATE_180)])
 def test_exif_orientation_is_applied(orientation: int, undo: Image.Transpose,
                                      astronaut_jpeg: bytes) -> None:
-    """A sideways-stored photo with its EXIF tag decodes upright and gives the same face as the upright file."""
+    """A sideways-stored photo with its EXIF tag decodes upright and gives the upright file's face."""
     upright = run(astronaut_jpeg)
     stored = Image.fromarray(astronaut()).transpose(undo)
     exif = Image.Exif()
@@ -140,3 +140,9 @@ def test_bad_bytes_are_refused_with_their_code(data: bytes, code: str) -> None:
     with pytest.raises(PreprocessError) as refusal:
         run(data)
     assert refusal.value.code == code
+
+
+def test_decode_timeout_applies_to_images(astronaut_jpeg: bytes) -> None:
+    with pytest.raises(PreprocessError) as refusal:
+        run(astronaut_jpeg, limits=PreprocessLimits(decode_timeout_s=1e-9))
+    assert refusal.value.code == "decode_timeout"

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from service.preprocess.deadline import Deadline
-from service.preprocess.decode_video import decode_video, sample_indices
+from service.preprocess.decode_video import DecodedVideo, decode_video, sample_indices
 from service.preprocess.limits import PreprocessLimits
 from service.preprocess.sniff import sniff
 from service.preprocess.types import PreprocessError
@@ -22,7 +22,7 @@ FRAMES = 45
 SOURCE = moving_face()
 
 
-def _decode(data: bytes, limits: PreprocessLimits | None = None):  # noqa: ANN202 (a test helper)
+def _decode(data: bytes, limits: PreprocessLimits | None = None) -> DecodedVideo:
     limits = limits or PreprocessLimits()
     return decode_video(data, sniff(data).format, limits, Deadline(limits.decode_timeout_s))
 

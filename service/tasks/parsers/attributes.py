@@ -67,5 +67,6 @@ _NO_BEARD = compile_synonyms({"No_Beard": [r"no[\s_]beard", "clean-shaven", "cle
 
 
 def parse_attributes(text: str) -> ParsedAnswer:
-    hits = find_labels(text, _PATTERNS) + find_labels(text, _NO_BEARD, negatable=False)
+    searchable = text.replace("_", " ")  # CelebA spellings; same length, so spans still index `text`
+    hits = find_labels(searchable, _PATTERNS) + find_labels(searchable, _NO_BEARD, negatable=False)
     return ParsedAnswer(labels=sorted(hits, key=lambda hit: hit.start), reasoning=text)

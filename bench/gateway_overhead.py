@@ -1,0 +1,72 @@
+"""What the gateway adds to a request, as a ratio of the engine's own time for the same input.
+
+The baseline sends the engine exactly what the gateway sends for one task on one face (the crop, its
+landmarks, the same question and decoding parameters), built here with the gateway's own code from the same
+photograph. The gateway run posts the photograph to /analyze, so its extra time is face preprocessing
+(decode, detect, landmarks, crop: work a direct engine client would have to do too) plus the gateway proper
+(HTTP, encoding, parsing); both parts are printed as fractions of the engine time.
+
+    .venv/gateway/bin/python -m bench.gateway_overhead [--engine-url URL] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from bench.gateway_servers import face_png, median_seconds, parser, running_stack
+from common.engine_protocol import INFO_PATH
+from service.api.engine_payloads import Sampling, task_payload
+from service.api.media_encoding import png_data_url
+from service.preprocess.pipeline import preprocess
+from service.preprocess.types import PreprocessOptions
+from service.tasks.prompts import prompt_for
+
+PREPROCESS_STAGES = ("queue", "decode", "detect", "landmarks", "crop")
+
+
+def main() -> None:
+    args = parser(__doc__.split("\n\n")[0]).parse_args()
+    photo = face_png()
+    face = preprocess(photo, PreprocessOptions(max_faces=1)).faces[0]
+    with running_stack(args) as (engine_url, gateway_url), httpx.Client(timeout=600) as client:
+        info = client.get(engine_url + INFO_PATH)
+        landmarks = (
+            face.crop_landmarks
+            if info.status_code == 200 and info.json()["landmark_conditioning"] == "on"
+            else None
+        )
+        model = client.get(engine_url + "/v1/models").json()["data"][0]["id"]
+        sampling = Sampling(max_tokens=args.max_tokens)
+        payload = task_payload(
+            model, "image", png_data_url(face.crop), prompt_for("age", "image"), sampling, landmarks
+        )
+
+        def direct() -> None:
+            client.post(engine_url + "/v1/chat/completions", json=payload).raise_for_status()
+
+        timings: list[dict[str, float]] = []
+
+        def through_gateway() -> None:
+            response = client.post(
+                gateway_url + "/analyze",
+                files={"file": ("face.png", photo)},
+                data={"tasks": "age", "max_tokens": str(args.max_tokens)},
+            )
+            response.raise_for_status()
+            timings.append(response.json()["timings"])
+
+        engine_s = median_seconds(direct, args.repeats)
+        gateway_s = median_seconds(through_gateway, args.repeats)
+    preprocess_s = sorted(sum(t.get(stage, 0.0) for stage in PREPROCESS_STAGES) for t in timings)[
+        len(timings) // 2
+    ]
+    added_s = gateway_s - engine_s
+    print(f"engine direct (median of {args.repeats}): 1.000  (baseline)")
+    print(f"through the gateway / engine direct: {gateway_s / engine_s:.3f}")
+    print(f"  added by the gateway, total: {added_s / engine_s:+.3%} of the engine time")
+    print(f"  of which face preprocessing: {preprocess_s / engine_s:.3%}")
+    print(f"  of which the gateway proper: {(added_s - preprocess_s) / engine_s:+.3%}")
+
+
+if __name__ == "__main__":
+    main()

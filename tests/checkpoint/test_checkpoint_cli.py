@@ -1,0 +1,79 @@
+"""`facellava tiny-checkpoint` and `facellava convert` through the real dispatcher (service/cli.py), and the
+gateway environment's ability to import that dispatcher without torch."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from service.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+GATEWAY_PYTHON = ROOT / ".venv" / "gateway" / "bin" / "python"
+
+
+def test_tiny_checkpoint_then_convert(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "src"
+    assert main(["tiny-checkpoint", str(src), "--seed", "7", "--format", "bin", "--no-landmarks"]) == 0
+    assert (src / "FaceLLaVA" / "pytorch_model.bin").is_file()
+    out = tmp_path / "serving"
+    status = main(
+        [
+            "convert",
+            "--facellava",
+            str(src / "FaceLLaVA"),
+            "--image-tower",
+            str(src / "LanguageBind_Image"),
+            "--video-tower",
+            str(src / "LanguageBind_Video_merge"),
+            "--out",
+            str(out),
+            "--max-shard-size",
+            "100kB",
+        ]
+    )
+    assert status == 0
+    assert "landmark conditioning off" in capsys.readouterr().out
+    index = json.loads((out / "model.safetensors.index.json").read_text())
+    assert len(set(index["weight_map"].values())) > 1
+    assert json.loads((out / "config.json").read_text())["landmark_conditioning"] == "off"
+
+
+def test_refused_conversion_exits_2_with_the_reason(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    src = tmp_path / "src"
+    assert main(["tiny-checkpoint", str(src)]) == 0
+    args = [
+        "convert",
+        "--facellava",
+        str(src / "FaceLLaVA"),
+        "--image-tower",
+        str(src / "LanguageBind_Video_merge"),
+        "--video-tower",
+        str(src / "LanguageBind_Video_merge"),
+        "--out",
+        str(tmp_path / "out"),
+    ]
+    with caplog.at_level(logging.ERROR, logger="facellava.convert"):
+        assert main(args) == 2
+    assert "conversion refused" in caplog.text
+    assert "field 'model_type'" in caplog.text
+
+
+def test_bad_cli_options_are_usage_errors(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["convert", "--facellava", str(tmp_path), "--out", str(tmp_path / "x")])
+    assert exit_info.value.code == 2
+    with pytest.raises(SystemExit):
+        main(["tiny-checkpoint", str(tmp_path / "t"), "--format", "onnx"])
+
+
+def test_gateway_environment_imports_the_dispatcher_without_torch() -> None:
+    code = "import sys, service.cli; assert 'torch' not in sys.modules and 'model' not in sys.modules"
+    result = subprocess.run(
+        [str(GATEWAY_PYTHON), "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr

@@ -1,0 +1,152 @@
+"""POST /analyze end to end: `facellava serve` with the real preprocessing workers, in front of the real vLLM
+engine (CPU build) serving the tiny random Face-LLaVA. The random model writes gibberish, so these tests check
+structure, routing and status codes; labels must come from the vocabularies or be marked uncertain."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import httpx
+import pytest
+
+from common.tasks import (
+    ACTION_UNIT_NAMES,
+    CELEBA_ATTRIBUTES,
+    EXPRESSION_EXTRA_LABELS,
+    EXPRESSION_LABELS,
+    TASKS,
+)
+
+pytestmark = pytest.mark.engine
+
+VOCABULARY = {
+    "expression": set(EXPRESSION_LABELS) | set(EXPRESSION_EXTRA_LABELS),
+    "action_units": {f"AU{number}" for number in ACTION_UNIT_NAMES},
+    "attributes": set(CELEBA_ATTRIBUTES),
+    "deepfake": {"real", "fake"},
+}
+
+
+def check_task_result(task: str, result: dict) -> None:
+    assert result["uncertain"] is (not result["labels"])
+    if task == "age":
+        assert result["value"] is None if result["uncertain"] else re.fullmatch(r"\d+", result["labels"][0])
+    else:
+        assert set(result["labels"]) <= VOCABULARY[task]
+    assert isinstance(result["raw_text"], str) and result["prompt"]
+    if result["confidence"] is not None:
+        assert 0 <= result["confidence"] <= 1
+
+
+def test_image_every_task(client, engine, face_png):
+    info = httpx.get(f"{engine.url}/facellava/info")
+    response = client.post(
+        "/analyze", files={"file": ("astronaut.png", face_png, "image/png")}, data={"tasks": ",".join(TASKS)}
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["model"]["name"] == "facellava"
+    if info.status_code == 200:
+        assert body["model"]["revision"] == info.json()["model_revision"]
+        assert body["landmarks_conditioned"] is (info.json()["landmark_conditioning"] == "on")
+    assert body["media"] == {**body["media"], "type": "image", "format": "png", "width": 512, "height": 512}
+    (face,) = body["faces"]
+    x0, y0, x1, y1 = face["box"]
+    assert 0 <= x0 < x1 <= 512 and 0 <= y0 < y1 <= 512 and len(face["landmarks"]) == 68
+    assert set(face["tasks"]) == set(TASKS)
+    for task, result in face["tasks"].items():
+        assert result["tower"] == "image"
+        check_task_result(task, result)
+    for stage in ("decode", "detect", "landmarks", "encode", "engine", "parse", "total"):
+        assert body["timings"][stage] >= 0
+
+
+def test_json_base64_upload(client, face_png):
+    response = client.post(
+        "/analyze",
+        json={"media": {"base64": base64.b64encode(face_png).decode()}, "tasks": ["age"], "reasoning": False},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["faces"][0]["tasks"]["age"]["reasoning"] is None
+
+
+def test_multi_face_image(client, two_faces_jpeg):
+    response = client.post(
+        "/analyze", files={"file": ("two.jpg", two_faces_jpeg)}, data={"tasks": "expression"}
+    )
+    assert response.status_code == 200, response.text
+    faces = response.json()["faces"]
+    assert len(faces) == 2
+    assert faces[0]["box"][0] != faces[1]["box"][0]
+
+
+def test_video_uses_both_towers(client, face_clip):
+    response = client.post("/analyze", files={"file": ("clip.mp4", face_clip, "video/mp4")})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["media"]["type"] == "video" and len(body["media"]["sampled_frames"]) == 8
+    track = body["faces"][0]
+    assert track["track_id"] == 0 and len(track["frames"]) == 8 and 0 <= track["best_frame"] < 8
+    assert set(track["tasks"]) == set(TASKS)
+    for task, result in track["tasks"].items():
+        assert result["tower"] == ("video" if task in ("expression", "deepfake") else "image")
+        check_task_result(task, result)
+
+
+@pytest.mark.parametrize(
+    ("make_request", "status", "code"),
+    [
+        (
+            lambda c, m: c.post("/analyze", files={"file": ("a.txt", b"just some text", "text/plain")}),
+            415,
+            "unsupported_media",
+        ),
+        (
+            lambda c, m: c.post("/analyze", files={"file": ("cut.png", m["face"][:2000])}),
+            422,
+            "corrupt_media",
+        ),
+        (lambda c, m: c.post("/analyze", files={"file": ("coffee.png", m["no_face"])}), 422, "no_face"),
+        (lambda c, m: c.post("/analyze", files={"file": ("big.png", b"\0" * 6_000_000)}), 413, "too_large"),
+        (lambda c, m: c.post("/analyze", json={"media": {"base64": "%%%"}}), 400, "invalid_base64"),
+        (
+            lambda c, m: c.post("/analyze", files={"file": ("f.png", m["face"])}, data={"max_faces": "0"}),
+            422,
+            "invalid_request",
+        ),
+        (
+            lambda c, m: c.post("/analyze", content=b"x", headers={"content-type": "text/plain"}),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            lambda c, m: c.post("/analyze", json={"media": {"url": "http://127.0.0.1:1/x.png"}}),
+            400,
+            "url_fetch_disabled",
+        ),
+        (
+            lambda c, m: c.post(
+                "/analyze", files={"file": ("f.png", m["face"])}, headers={"Authorization": "Bearer no"}
+            ),
+            401,
+            "unauthorized",
+        ),
+    ],
+    ids=[
+        "unsupported",
+        "corrupt",
+        "no-face",
+        "too-large",
+        "bad-base64",
+        "bad-option",
+        "content-type",
+        "url",
+        "bad-key",
+    ],
+)
+def test_typed_errors(client, face_png, no_face_png, make_request, status, code):
+    response = make_request(client, {"face": face_png, "no_face": no_face_png})
+    assert response.status_code == status, response.text
+    assert response.json()["error"]["code"] == code
+    assert response.json()["error"]["request_id"] == response.headers["x-request-id"]

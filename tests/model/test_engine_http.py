@@ -1,0 +1,213 @@
+"""The engine as deployed: vLLM's OpenAI server (`python -m vllm.entrypoints.openai.api_server`, the project's
+engine command and environment) on the converted oracle, driven over real HTTP.
+
+- The served chat path builds exactly the official token ids (the served chat template + the processor),
+  checked with vLLM's `return_token_ids`, and answers with the official greedy tokens, for image and video
+  data URLs with and without landmarks (both bit-exact video transports: FFV1-in-Matroska and a `video/jpeg`
+  list of PNGs).
+- Every malformed request is an HTTP 400 naming the problem, and the engine keeps serving afterwards.
+- GET /facellava/info reports the landmark-conditioning mode and model revision of the served config.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import math
+import tempfile
+from pathlib import Path
+
+import cv2
+import httpx
+import numpy as np
+import pytest
+from engine_support import EngineServer, Oracle, served_ids
+from PIL import Image
+
+from common.engine_protocol import (
+    FRAMES_PER_VIDEO,
+    INFO_PATH,
+    LANDMARKS_IMAGES_KEY,
+    LANDMARKS_VIDEOS_KEY,
+    EngineInfo,
+)
+from model.config import FaceLlavaConfig
+from model.plugin import model_revision
+
+pytestmark = [pytest.mark.engine, pytest.mark.slow]
+
+REQUEST_TIMEOUT_S = 120
+
+
+def _png_b64(rgb: np.ndarray | Image.Image) -> str:
+    buffer = io.BytesIO()
+    (rgb if isinstance(rgb, Image.Image) else Image.fromarray(rgb)).save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def image_url(image: Image.Image) -> str:
+    return f"data:image/png;base64,{_png_b64(image)}"
+
+
+def png_list_video_url(frames: np.ndarray) -> str:
+    """vLLM's `video/jpeg` transport: comma-separated base64 images (PIL sniffs PNG), lossless."""
+    return "data:video/jpeg;base64," + ",".join(_png_b64(frame) for frame in frames)
+
+
+def ffv1_video_url(frames: np.ndarray) -> str:
+    """FFV1 in Matroska, the gateway's transport: lossless, decoded by vLLM's OpenCV loader."""
+    with tempfile.NamedTemporaryFile(suffix=".mkv") as file:
+        height, width = frames.shape[1:3]
+        writer = cv2.VideoWriter(
+            file.name, cv2.CAP_FFMPEG, cv2.VideoWriter_fourcc(*"FFV1"), 8.0, (width, height)
+        )
+        for frame in frames:
+            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        writer.release()
+        data = Path(file.name).read_bytes()
+    return "data:video/x-matroska;base64," + base64.b64encode(data).decode()
+
+
+def chat_body(media_part: dict, question: str, *, max_tokens: int = 1, mm_kwargs: dict | None = None) -> dict:
+    body = {
+        "model": "facellava",
+        "messages": [{"role": "user", "content": [media_part, {"type": "text", "text": question}]}],
+        "max_tokens": max_tokens,
+        "temperature": 0.0,
+        "return_token_ids": True,
+    }
+    if mm_kwargs is not None:
+        body["mm_processor_kwargs"] = mm_kwargs
+    return body
+
+
+def post_chat(server: EngineServer, body: dict) -> httpx.Response:
+    # allow_nan: the NaN case must reach the engine as a JSON NaN literal, as a careless client would send it.
+    payload = json.dumps(body, allow_nan=True)
+    return httpx.post(
+        f"{server.base_url}/v1/chat/completions",
+        content=payload,
+        headers={"content-type": "application/json"},
+        timeout=REQUEST_TIMEOUT_S,
+    )
+
+
+def image_part(url: str) -> dict:
+    return {"type": "image_url", "image_url": {"url": url}}
+
+
+def video_part(url: str) -> dict:
+    return {"type": "video_url", "video_url": {"url": url}}
+
+
+CHAT_CASES = [
+    ("image", False, "png"),
+    ("image", True, "png"),
+    ("video", False, "png-list"),
+    ("video", True, "ffv1"),
+]
+
+
+@pytest.mark.parametrize(("kind", "landmarks", "transport"), CHAT_CASES)
+def test_chat_builds_official_ids_and_answers_officially(
+    engine_server: EngineServer, oracle: Oracle, serving_config: FaceLlavaConfig, kind, landmarks, transport
+):
+    if kind == "image":
+        part = image_part(image_url(oracle.image_crop()))
+    else:
+        frames = oracle.video_frames()
+        part = video_part(ffv1_video_url(frames) if transport == "ffv1" else png_list_video_url(frames))
+    tag = f"{kind}_{'lm' if landmarks else 'nolm'}"
+    expected_answer = oracle.array(f"{tag}_generated_ids")[0].tolist()
+    key = LANDMARKS_IMAGES_KEY if kind == "image" else LANDMARKS_VIDEOS_KEY
+    mm_kwargs = {key: [oracle.landmarks_px(kind)]} if landmarks else None
+    body = chat_body(part, oracle.question(kind), max_tokens=len(expected_answer), mm_kwargs=mm_kwargs)
+    response = post_chat(engine_server, body)
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["prompt_token_ids"] == served_ids(
+        oracle.official_ids(kind, landmarks), kind, serving_config
+    )
+    assert result["choices"][0]["token_ids"] == expected_answer
+
+
+def test_info_reports_landmark_mode_and_revision(
+    engine_server: EngineServer, serving_config: FaceLlavaConfig
+):
+    response = httpx.get(f"{engine_server.base_url}{INFO_PATH}", timeout=REQUEST_TIMEOUT_S)
+    assert response.status_code == 200, response.text
+    info = EngineInfo.model_validate(response.json())
+    assert info.landmark_conditioning == serving_config.landmark_conditioning
+    assert info.model_revision == model_revision(serving_config)
+    assert info.model_revision != "unrecorded"
+
+
+def _image_landmarks(oracle: Oracle, change) -> dict:
+    array = np.asarray(oracle.landmarks_px("image"), dtype=np.float64)
+    return {LANDMARKS_IMAGES_KEY: [change(array).tolist()]}
+
+
+def _set(value: float):
+    def change(array: np.ndarray) -> np.ndarray:
+        array.flat[3] = value
+        return array
+
+    return change
+
+
+BAD_IMAGE_REQUESTS = {
+    "landmarks 67 points": (lambda o: _image_landmarks(o, lambda a: a[:67]), r"must have shape \[68, 2\]"),
+    "landmarks NaN": (lambda o: _image_landmarks(o, _set(math.nan)), "NaN or infinite"),
+    "landmarks out of range": (lambda o: _image_landmarks(o, _set(1e5)), "must lie in"),
+    "landmarks for two images": (
+        lambda o: {LANDMARKS_IMAGES_KEY: [o.landmarks_px("image")] * 2},
+        "has 2 entries but the prompt has 1",
+    ),
+    "unknown kwarg": (lambda o: {"landmarkz": []}, "unknown mm_processor_kwargs"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_IMAGE_REQUESTS))
+def test_bad_landmarks_are_400_and_engine_keeps_serving(
+    engine_server: EngineServer, oracle: Oracle, case: str
+):
+    make_kwargs, message = BAD_IMAGE_REQUESTS[case]
+    body = chat_body(
+        image_part(image_url(oracle.image_crop())), oracle.question("image"), mm_kwargs=make_kwargs(oracle)
+    )
+    response = post_chat(engine_server, body)
+    assert response.status_code == 400, response.text
+    assert message_matches(response, message)
+    _assert_still_serving(engine_server, oracle)
+
+
+def test_seven_frames_are_400(engine_server: EngineServer, oracle: Oracle):
+    frames = oracle.video_frames()[: FRAMES_PER_VIDEO - 1]
+    response = post_chat(
+        engine_server, chat_body(video_part(png_list_video_url(frames)), oracle.question("video"))
+    )
+    assert response.status_code == 400, response.text
+    assert message_matches(response, f"has {FRAMES_PER_VIDEO - 1} frames")
+    _assert_still_serving(engine_server, oracle)
+
+
+def test_one_pixel_image_is_400(engine_server: EngineServer, oracle: Oracle):
+    tiny = Image.new("RGB", (1, 1), color=(128, 64, 32))
+    response = post_chat(engine_server, chat_body(image_part(image_url(tiny)), oracle.question("image")))
+    assert response.status_code == 400, response.text
+    assert message_matches(response, "smallest accepted side")
+    _assert_still_serving(engine_server, oracle)
+
+
+def message_matches(response: httpx.Response, pattern: str) -> bool:
+    import re
+
+    return re.search(pattern, response.json()["error"]["message"]) is not None
+
+
+def _assert_still_serving(server: EngineServer, oracle: Oracle) -> None:
+    body = chat_body(image_part(image_url(oracle.image_crop())), oracle.question("image"))
+    response = post_chat(server, body)
+    assert response.status_code == 200, response.text
+    assert server.alive()

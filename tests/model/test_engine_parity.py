@@ -1,0 +1,113 @@
+"""Face-LLaVA through the REAL vLLM engine (CPU build, float32) computes what the official implementation
+computed.
+
+Starting from the oracle's raw inputs (256 px crop PNG, 8 frame PNGs, landmark pixel arrays) and the official
+prompt ids, all four cases (image/video x without/with landmarks) run in ONE generate call, so the engine
+batches them (the two images share one vision batch, one with and one without landmarks). Logits are read
+through vLLM's own logprobs path with `logprobs_mode="raw_logits"` and `logprobs` = the vocabulary size: the
+entry of generated step k holds the raw logits of every token at that step, step 0 being the last prompt
+position (prefill).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from engine_support import Oracle, engine_prompt_ids
+
+from common.engine_protocol import LANDMARKS_IMAGES_KEY, LANDMARKS_VIDEOS_KEY
+from model.config import FaceLlavaConfig
+
+pytestmark = [pytest.mark.engine, pytest.mark.slow]
+
+LOGIT_TOLERANCE = 1e-4  # relative to the reference's max magnitude (README of the oracle)
+CASES = [(kind, landmarks) for kind in ("image", "video") for landmarks in (False, True)]
+
+
+def _tag(kind: str, landmarks: bool) -> str:
+    return f"{kind}_{'lm' if landmarks else 'nolm'}"
+
+
+@pytest.fixture(scope="module")
+def engine_outputs(serving_dir: Path, serving_config: FaceLlavaConfig, oracle: Oracle) -> dict[str, object]:
+    from vllm import LLM, SamplingParams
+
+    vocab = serving_config.text_config.vocab_size
+    llm = LLM(
+        model=str(serving_dir),
+        dtype="float32",
+        enforce_eager=True,
+        max_model_len=2600,
+        max_num_batched_tokens=8192,
+        kv_cache_memory_bytes=128 << 20,
+        logprobs_mode="raw_logits",
+        max_logprobs=vocab,
+        limit_mm_per_prompt={"image": 1, "video": 1},
+    )
+    prompts, params = [], []
+    for kind, landmarks in CASES:
+        media = oracle.image_crop() if kind == "image" else oracle.video_frames()
+        prompt = {
+            "prompt_token_ids": engine_prompt_ids(oracle.official_ids(kind, landmarks), kind, serving_config),
+            "multi_modal_data": {kind: media},
+        }
+        if landmarks:
+            key = LANDMARKS_IMAGES_KEY if kind == "image" else LANDMARKS_VIDEOS_KEY
+            prompt["mm_processor_kwargs"] = {key: [oracle.landmarks_px(kind)]}
+        prompts.append(prompt)
+        steps = oracle.array(f"{_tag(kind, landmarks)}_generated_ids").shape[1]
+        params.append(SamplingParams(temperature=0.0, max_tokens=steps, logprobs=vocab))
+    try:
+        outputs = llm.generate(prompts, params)
+    finally:
+        # Free the engine's processes and memory now, not at interpreter exit.
+        llm.llm_engine.engine_core.shutdown()
+    return {_tag(kind, lm): out.outputs[0] for (kind, lm), out in zip(CASES, outputs, strict=True)}
+
+
+def _step_logits(step_logprobs: dict, vocab: int) -> np.ndarray:
+    return np.array([step_logprobs[token].logprob for token in range(vocab)], dtype=np.float64)
+
+
+def _relative_error(actual: np.ndarray, reference: np.ndarray) -> float:
+    return float(np.abs(actual - reference).max() / np.abs(reference).max())
+
+
+@pytest.mark.parametrize(("kind", "landmarks"), CASES)
+def test_greedy_tokens_equal_official(engine_outputs, oracle: Oracle, kind: str, landmarks: bool):
+    tag = _tag(kind, landmarks)
+    assert list(engine_outputs[tag].token_ids) == oracle.array(f"{tag}_generated_ids")[0].tolist()
+
+
+@pytest.mark.parametrize(("kind", "landmarks"), CASES)
+def test_prefill_logits_equal_official(
+    engine_outputs, oracle: Oracle, serving_config, kind: str, landmarks: bool
+):
+    tag = _tag(kind, landmarks)
+    vocab = serving_config.text_config.vocab_size
+    logits = _step_logits(engine_outputs[tag].logprobs[0], vocab)
+    assert _relative_error(logits, oracle.array(f"{tag}_prefill_logits_last")[0]) < LOGIT_TOLERANCE
+
+
+@pytest.mark.parametrize(("kind", "landmarks"), CASES)
+def test_every_decode_step_logits_equal_official(
+    engine_outputs, oracle: Oracle, serving_config, kind, landmarks
+):
+    """The KV-cache path: each generated step's logits against the official per-step scores."""
+    tag = _tag(kind, landmarks)
+    vocab = serving_config.text_config.vocab_size
+    scores = oracle.array(f"{tag}_generate_step_scores")[0]
+    steps = engine_outputs[tag].logprobs
+    assert len(steps) == scores.shape[0]
+    for step, reference in zip(steps, scores, strict=True):
+        assert _relative_error(_step_logits(step, vocab), reference) < LOGIT_TOLERANCE
+
+
+@pytest.mark.parametrize("kind", ["image", "video"])
+def test_landmarks_change_the_answer(engine_outputs, kind: str):
+    """Guards the comparison itself: with and without landmarks differ, so a dropped branch cannot pass."""
+    assert list(engine_outputs[_tag(kind, True)].token_ids) != list(
+        engine_outputs[_tag(kind, False)].token_ids
+    )

@@ -1,0 +1,101 @@
+"""Tracks across the 8 sampled frames: linking, gap filling, ordering, on synthetic boxes and real clips."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from service.preprocess.track import fill_gaps, link
+from service.preprocess.types import NUM_VIDEO_FRAMES, VideoResult
+
+from .conftest import run
+from .media import canvas_with_face, encode_clip
+
+
+def _box(x: float, y: float, side: float = 50) -> tuple[float, float, float, float]:
+    return (x, y, x + side, y + side)
+
+
+def test_link_follows_two_faces_whatever_their_order_in_each_frame() -> None:
+    left = [_box(100 + 10 * t, 100) for t in range(8)]
+    right = [_box(400 - 10 * t, 120) for t in range(8)]
+    frames = [[left[t], right[t]] if t % 2 else [right[t], left[t]] for t in range(8)]
+    tracks = link(frames)
+    assert len(tracks) == 2
+    for track in tracks:
+        xs = [frames[t][j][0] for t, j in enumerate(track)]
+        assert xs == sorted(xs) or xs == sorted(xs, reverse=True)  # never jumps between the two faces
+
+
+def test_link_bridges_a_missed_frame_and_a_large_move() -> None:
+    frames = [[_box(100, 100)], [_box(160, 100)], [], [_box(260, 110)], [_box(300, 110)], [], [],
+              [_box(330, 90)]]
+    tracks = link(frames)
+    assert tracks == [[0, 0, None, 0, 0, None, None, 0]]
+
+
+def test_link_starts_a_new_track_for_a_face_far_away_or_of_another_size() -> None:
+    frames = [[_box(0, 0)], [_box(500, 400)], [_box(0, 0, side=200)]] + [[] for _ in range(5)]
+    assert len(link(frames)) == 3
+
+
+def test_fill_gaps_interpolates_inside_and_repeats_at_the_ends() -> None:
+    values = [None, np.array([10.0]), None, None, np.array([40.0]), None]
+    filled = fill_gaps(values)
+    assert [float(v[0]) for v, _ in filled] == [10.0, 10.0, 20.0, 30.0, 40.0, 40.0]
+    assert [flag for _, flag in filled] == [True, False, True, True, False, True]
+
+
+def test_fill_gaps_needs_one_value() -> None:
+    with pytest.raises(ValueError):
+        fill_gaps([None, None])
+
+
+def test_moving_face_is_one_full_track(moving_clip: bytes) -> None:
+    result = run(moving_clip)
+    assert isinstance(result, VideoResult)
+    assert len(result.frames) == NUM_VIDEO_FRAMES
+    assert [f.index for f in result.frames] == result.media.sampled_frames
+    (track,) = result.tracks
+    assert track.presence == 1.0
+    assert len(track.faces) == NUM_VIDEO_FRAMES and not any(f.interpolated for f in track.faces)
+    xs = [f.box[0] for f in track.faces]
+    assert xs == sorted(xs) and xs[-1] - xs[0] > 250  # follows the face across the frame
+    assert track.crops.shape == (8, 256, 256, 3)
+    assert track.crop_landmarks.shape == (8, 68, 2)
+    assert set(result.timings) == {"decode", "detect", "landmarks", "crop", "track"}
+
+
+def test_face_appearing_halfway_is_filled_in_and_flagged(halfway_clip: bytes) -> None:
+    result = run(halfway_clip)
+    assert [len(f.faces) for f in result.frames] == [0, 0, 0, 0, 1, 1, 1, 1]
+    (track,) = result.tracks
+    assert track.presence == 0.5
+    assert [f.interpolated for f in track.faces] == [True] * 4 + [False] * 4
+    assert all(f.score == 0.0 for f in track.faces[:4])
+    assert all(np.allclose(f.box, track.faces[4].box) for f in track.faces[:4])  # nearest detection repeated
+    assert 4 <= track.best_frame <= 7
+    assert track.crops.shape == (8, 256, 256, 3)
+
+
+def test_two_faces_give_two_tracks_the_most_present_first() -> None:
+    """A large face in every frame, a small one only from frame 20 on: the large one is primary."""
+    def frame(i: int, n: int) -> np.ndarray:
+        picture = canvas_with_face(640, 480, 300, 10, 90)
+        if i >= 20:
+            picture[150:350, 400:600] = canvas_with_face(200, 200, 200, 0, 0)
+        return picture
+
+    result = run(encode_clip(frame, 30))
+    assert len(result.tracks) == 2
+    primary, other = result.tracks
+    assert primary.presence == 1.0 and primary.faces[0].box[0] < 320
+    assert 0.25 <= other.presence < 1.0 and other.faces[-1].box[0] > 320
+    assert [t.id for t in result.tracks] == [0, 1]
+    assert len(run(encode_clip(frame, 30), max_faces=1).tracks) == 1
+
+
+def test_face_free_video_has_no_tracks() -> None:
+    result = run(encode_clip(lambda i, n: np.full((240, 320, 3), 40 + i, np.uint8), 10))
+    assert result.tracks == []
+    assert all(f.faces == [] for f in result.frames)
