@@ -282,6 +282,27 @@ class LoraSettings:
         return cls(int(vision.get("lora_r") or 0), float(vision.get("lora_alpha") or 0))
 
 
+@dataclass(frozen=True)
+class _TowerInput:
+    """One downloaded LanguageBind folder, its checked vision config and where its tensors go."""
+
+    kind: Literal["image", "video"]
+    folder: Path
+    hub_id: str
+    config: dict[str, Any]
+    lora: LoraSettings
+
+    @property
+    def prefix(self) -> str:
+        return IMAGE_TOWER_PREFIX if self.kind == "image" else VIDEO_TOWER_PREFIX
+
+    @classmethod
+    def read(cls, kind: Literal["image", "video"], folder: Path, hub_id: str) -> _TowerInput:
+        raw = _read_json(folder / fmt.CONFIG_FILE)
+        config = check_tower_config(raw, f"{folder.name}/config.json", video=kind == "video")
+        return cls(kind, folder, hub_id, config, LoraSettings.from_config(raw))
+
+
 # ---------------------------------------------------------------------------------------------------- shapes
 
 
@@ -694,68 +715,60 @@ def convert(
     where_llava = f"{facellava_dir.name}/config.json"
     fields = check_facellava_config(released, where_llava)
     text = text_config_from(released, where_llava)
-    image_cfg = _read_json(image_tower_dir / fmt.CONFIG_FILE)
-    video_cfg = _read_json(video_tower_dir / fmt.CONFIG_FILE)
-    towers = {
-        "image": (
-            check_tower_config(image_cfg, f"{image_tower_dir.name}/config.json", video=False),
-            LoraSettings.from_config(image_cfg),
-            image_tower_dir,
-            IMAGE_TOWER_PREFIX,
-        ),
-        "video": (
-            check_tower_config(video_cfg, f"{video_tower_dir.name}/config.json", video=True),
-            LoraSettings.from_config(video_cfg),
-            video_tower_dir,
-            VIDEO_TOWER_PREFIX,
-        ),
-    }
-    for kind, (tower, _, folder, _) in towers.items():
-        if tower["hidden_size"] != fields["mm_hidden_size"]:
+    towers = [
+        _TowerInput.read("image", image_tower_dir, released["mm_image_tower"]),
+        _TowerInput.read("video", video_tower_dir, released["mm_video_tower"]),
+    ]
+    for tower in towers:
+        if tower.config["hidden_size"] != fields["mm_hidden_size"]:
             raise ConversionError(
                 f"{where_llava}: field 'mm_hidden_size' is {fields['mm_hidden_size']} but the "
-                f"{kind} tower ({folder.name}) has hidden_size {tower['hidden_size']}"
+                f"{tower.kind} tower ({tower.folder.name}) has hidden_size {tower.config['hidden_size']}"
             )
 
     llava_source = _open_source(facellava_dir)
     plan = _plan_facellava(llava_source, fields, text, landmark_conditioning, facellava_dir.name)
     views: dict[str, tuple[TowerView, TowerView]] = {}
-    for kind, (tower, lora, folder, prefix) in towers.items():
-        expected = tower_shapes(tower)
-        downloaded = TowerView(_open_source(folder), LANGUAGEBIND_VISION_PREFIX, lora, folder.name)
-        _check_tower_names(downloaded, expected, folder.name, complete=True)
-        embedded = TowerView(llava_source, prefix, lora, f"{facellava_dir.name} ({prefix}*)")
+    for tower in towers:
+        expected = tower_shapes(tower.config)
+        downloaded = TowerView(
+            _open_source(tower.folder), LANGUAGEBIND_VISION_PREFIX, tower.lora, tower.folder.name
+        )
+        _check_tower_names(downloaded, expected, tower.folder.name, complete=True)
+        embedded = TowerView(
+            llava_source, tower.prefix, tower.lora, f"{facellava_dir.name} ({tower.prefix}*)"
+        )
         _check_tower_names(embedded, expected, facellava_dir.name, complete=False)
-        views[kind] = (downloaded, embedded)
+        views[tower.kind] = (downloaded, embedded)
 
-    torch_dtype = DTYPES[dtype] if dtype else None
     staging = _prepare_out_dir(out_dir)
     try:
+        # The tokenizer first: a refused tokenizer must not cost a full pass over the weights.
+        _write_tokenizer(facellava_dir, staging, text["vocab_size"])
         writer = ShardedWeightWriter(staging, max_shard_bytes)
-        verified = _write_weights(writer, llava_source, plan, views, torch_dtype)
+        verified = _write_weights(writer, llava_source, plan, views, DTYPES[dtype] if dtype else None)
         output_files = writer.close()
         sources = {
             "facellava": _sources_record(
                 facellava_dir, llava_source, "chaubeyG/FaceLLaVA", (fmt.CONFIG_FILE, fmt.TOKENIZER_MODEL_FILE)
             ),
-            "image_tower": _sources_record(
-                image_tower_dir, views["image"][0].source, released["mm_image_tower"], (fmt.CONFIG_FILE,)
-            ),
-            "video_tower": _sources_record(
-                video_tower_dir, views["video"][0].source, released["mm_video_tower"], (fmt.CONFIG_FILE,)
-            ),
         }
-        _write_tokenizer(facellava_dir, staging, text["vocab_size"])
+        for tower in towers:
+            source = views[tower.kind][0].source
+            sources[f"{tower.kind}_tower"] = _sources_record(
+                tower.folder, source, tower.hub_id, (fmt.CONFIG_FILE,)
+            )
         stored_dtype = dtype or str(released.get("torch_dtype") or "float32")
+        conditioning = "on" if plan.landmark_on else "off"
         config = FaceLlavaConfig(
             text_config=text,
-            image_tower_config=towers["image"][0],
-            video_tower_config=towers["video"][0],
+            image_tower_config=towers[0].config,
+            video_tower_config=towers[1].config,
             **fields,
-            landmark_conditioning="on" if plan.landmark_on else "off",
+            landmark_conditioning=conditioning,
             image_token_id=text["vocab_size"],
             video_token_id=text["vocab_size"] + 1,
-            num_video_frames=towers["video"][0]["num_frames"],
+            num_video_frames=towers[1].config["num_frames"],
             facellava_source={key: value.model_dump() for key, value in sources.items()},
             torch_dtype=stored_dtype,
         )
@@ -764,7 +777,7 @@ def convert(
         report = ConversionReport(
             out_dir=str(out_dir),
             sources=sources,
-            landmark_conditioning="on" if plan.landmark_on else "off",
+            landmark_conditioning=conditioning,
             landmark_reason=plan.landmark_reason,
             dtype=stored_dtype,
             tensors_written=len(plan.llm_tensors) + sum(len(v[0].entries) for v in views.values()),
@@ -805,12 +818,11 @@ def _write_weights(
             )
         )
     verified = 0
-    for kind, (downloaded, embedded) in views.items():
-        prefix = IMAGE_TOWER_PREFIX if kind == "image" else VIDEO_TOWER_PREFIX
-        for name in downloaded.entries:
+    for downloaded, embedded in views.values():
+        for name in downloaded.entries:  # the embedded copy's prefix is the official output name
             work.append(
                 (
-                    prefix + name,
+                    embedded.prefix + name,
                     downloaded.nbytes(name),
                     lambda n=name, d=downloaded, e=embedded: _tower_tensor(d, e, n),
                 )

@@ -8,9 +8,9 @@ from the model's `get_placeholder_str`) in front of the text joined by "\\n": "<
 shown?", the official user turn. A video request carries one "<video>"; the model-side processor expands it
 into the official eight "<image>" chunks joined by single spaces. A system message replaces the default one.
 
-Ids, not text, are what must match. vLLM tokenizes the rendered chat prompt in one piece without adding special
-tokens, while the official code adds BOS and tokenizes the text between placeholders chunk by chunk, each chunk
-starting with SentencePiece's dummy prefix "\u2581"; text right after a special token gets no dummy prefix. So
+Ids, not text, are what must match. vLLM tokenizes the rendered chat prompt in one piece without adding
+special tokens, while the official code adds BOS and tokenizes the text between placeholders chunk by chunk,
+each chunk starting with SentencePiece's dummy prefix "\u2581"; text after a special token gets none. So
 the template writes BOS itself and a space after BOS and after each placeholder, which tokenizes to exactly
 that "\u2581": "<s> A chat ... USER: <image> \\nWhat ..." gives the official ids.
 """

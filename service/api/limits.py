@@ -31,12 +31,10 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+        declared = dict(scope["headers"]).get(b"content-length", b"")  # the HTTP server has validated it
+        if declared.isdigit() and int(declared) > self.max_bytes:
             self.metrics.rejected.labels("too_large").inc()
             refusal = BodyTooLargeError(self.max_bytes)
-            if not declared.isdigit():
-                refusal = ApiError(400, "bad_request", "invalid Content-Length")
             await error_response(refusal.status_code, refusal.code, refusal.message)(scope, receive, send)
             return
         received = 0

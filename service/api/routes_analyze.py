@@ -47,6 +47,7 @@ async def _analyze(request: Request, services: Services) -> AnalyzeResponse:
     started = time.perf_counter()
     settings = services.settings
     upload = await read_analyze_input(request, settings)
+    timings = {"upload": time.perf_counter() - started}
     options = upload.options
     max_faces = options.max_faces or settings.default_max_faces
     if max_faces > settings.max_faces_limit:
@@ -55,6 +56,7 @@ async def _analyze(request: Request, services: Services) -> AnalyzeResponse:
     landmarks = send_landmarks(options.landmarks or settings.default_landmarks, info)
     sampling = _sampling(options, settings)
 
+    before = time.perf_counter()
     result = await run_preprocess(
         get_preprocessor(request),
         upload.data,
@@ -62,10 +64,11 @@ async def _analyze(request: Request, services: Services) -> AnalyzeResponse:
         upload.filename,
         settings,
     )
+    # The worker round trip: the worker's own stages (decode ... crop) plus the hand-over both ways.
+    timings.update(result.timings, preprocess=time.perf_counter() - before)
     require_faces(result)
     tasks = tuple(dict.fromkeys(options.tasks)) if options.tasks else DEFAULT_TASKS[result.media.type]
     plan = AnalysisPlan(tasks, landmarks, options.reasoning, options.prompt_variant, sampling)
-    timings = dict(result.timings)
     faces = await services.analyzer.analyze(result, plan, request.state.request_id, timings)
     timings["total"] = time.perf_counter() - started
 

@@ -2,7 +2,7 @@
 
 Defaults are safe for a public deployment: no URL fetching, CORS off, bounded bodies and in-flight work. An
 API key set (FACELLAVA_API_KEYS or FACELLAVA_API_KEYS_FILE) turns authentication on for every route except the
-probes.
+probes (/healthz, /readyz) and the API description (/openapi.json, /docs).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     )
     max_temperature: float = Field(2.0, ge=0)
 
-    # Media fetching (SSRF: off unless an allowlist is given)
+    # Media fetching (SSRF: off unless enabled, and then only from allow-listed hosts)
     url_fetch_enabled: bool = False
     url_allowlist: CommaList = Field(default_factory=list, description="allowed host names for media URLs")
     url_fetch_timeout_s: float = Field(10.0, gt=0)

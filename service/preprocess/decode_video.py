@@ -97,6 +97,8 @@ def _decode(container: av.container.InputContainer, limits: PreprocessLimits, de
         targets = [pts[i] for i in indices]
         frames = _decode_at(container, stream, targets, keyframes, deadline)
         duration = len(pts) / fps if fps else 0.0
+        if len(frames) < len(set(targets)):
+            raise fail("corrupt_media", "the video's frames cannot be decoded consistently")
     return DecodedVideo(
         frames=[frames[t] for t in targets], indices=indices,
         times=[round((t - pts[0]) * time_base, 6) for t in targets], frame_count=len(pts), fps=fps,

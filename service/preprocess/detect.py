@@ -4,9 +4,11 @@ Both models run on every picture: the full-range model finds small and distant f
 the one the official Face-LLaVA crop tool used, so where both see a face its box (and so the crop the model
 was trained on) comes from the short-range model. A face only one model sees is kept either way, which also
 makes the short-range model the fallback the issue asks for.
-On a still image (`thorough=True`) the full-range model also runs on four overlapping quarter tiles: on whole
-pictures of several faces it misses some (3 of 4 on a 2 x 2 grid of the astronaut) that it finds in a tile.
-Video frames skip the tiles: the tracker fills a face missed in one frame from its neighbours.
+On a still image (`thorough=True`) the full-range model also runs on four overlapping tiles, 0.6 of the
+picture each way: on whole pictures of several small faces it misses some (3 of 4 on a 2 x 2 grid of the
+astronaut) that it finds in a tile, which it sees 1.7x larger. Tiles are skipped when every face found is
+already large (a quarter of the picture's shorter side or more: a portrait, where they cannot help) and on
+video frames, where the tracker fills a face missed in one frame from its neighbours.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from service.preprocess.geometry import Box, clamp_box, iou
 _MAX_DETECT_SIDE = 1920  # BlazeFace sees 128 or 192 px; larger inputs only cost copying
 _SAME_FACE_IOU = 0.3
 _TILE = 0.6  # tile side as a fraction of the picture's; tiles overlap by 0.2 so a face is whole in one
+_LARGE_FACE = 0.25  # of the shorter side: faces this large leave no room for missed small ones worth tiling
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,7 @@ class FaceDetector:
         small = _shrink(rgb)
         scale = rgb.shape[1] / small.shape[1]
         found = self._run(self._short, small) + self._run(self._full, small)
-        if thorough:
+        if thorough and not _all_large(found, small):
             found += self._tiles(small)
         merged: list[Detection] = []
         for candidate in found:  # short-range boxes come first, so they win a tie with the same face
@@ -80,6 +83,11 @@ class FaceDetector:
             if box[2] - box[0] >= 1 and box[3] - box[1] >= 1:
                 found.append(Detection(box, float(detection.score[0])))
         return found
+
+
+def _all_large(found: list[Detection], rgb: np.ndarray) -> bool:
+    limit = _LARGE_FACE * min(rgb.shape[:2])
+    return bool(found) and all(min(d.box[2] - d.box[0], d.box[3] - d.box[1]) >= limit for d in found)
 
 
 def _shrink(rgb: np.ndarray) -> np.ndarray:

@@ -23,7 +23,3 @@ def iou(a: Box, b: Box) -> float:
 
 def centre(box: Box) -> tuple[float, float]:
     return (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-
-
-def lerp_box(a: Box, b: Box, t: float) -> Box:
-    return tuple(x + (y - x) * t for x, y in zip(a, b, strict=True))  # type: ignore[return-value]

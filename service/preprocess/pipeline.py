@@ -146,29 +146,34 @@ def _face(rgb: np.ndarray, box: tuple[float, float, float, float], score: float,
                 interpolated)
 
 
-def _detected_area(track: Track) -> float:
-    return float(np.mean([area(face.box) for face in track.faces if not face.interpolated]))
-
-
 def _tracks(pictures: list[np.ndarray], frames: list[FrameFaces], options: PreprocessOptions,
             timings: dict[str, float]) -> list[Track]:
+    """Tracks ordered most present first, then largest; only the first max_faces are filled in and kept."""
     with timed(timings, "track"):
         links = link([[face.box for face in frame.faces] for frame in frames])
-    tracks = []
-    for track_id, members in enumerate(links):
-        detected = [None if j is None else frames[t].faces[j] for t, j in enumerate(members)]
-        boxes = fill_gaps([None if f is None else np.array(f.box, dtype=np.float64) for f in detected])
-        points = fill_gaps([None if f is None else f.landmarks for f in detected])
-        faces = [
-            face if face is not None else
-            _face(pictures[t], tuple(box), 0.0, landmarks.astype(np.float32), True, options, timings)
-            for t, (face, (box, _), (landmarks, _)) in enumerate(zip(detected, boxes, points, strict=True))
-        ]
-        present = [t for t, f in enumerate(detected) if f is not None]
-        best = max(present, key=lambda t: (area(detected[t].box), detected[t].score))
-        tracks.append(Track(track_id, faces, best, len(present) / len(frames)))
-    tracks.sort(key=lambda track: (-track.presence, -_detected_area(track)))
-    tracks = tracks[: options.max_faces]
-    for new_id, track in enumerate(tracks):
-        track.id = new_id
-    return tracks
+    members = [[None if j is None else frames[t].faces[j] for t, j in enumerate(track)] for track in links]
+    members.sort(key=lambda detected: (-sum(f is not None for f in detected),
+                                       -np.mean([area(f.box) for f in detected if f is not None])))
+    return [_filled_track(track_id, detected, pictures, options, timings)
+            for track_id, detected in enumerate(members[: options.max_faces])]
+
+
+def _filled_track(track_id: int, detected: list[Face | None], pictures: list[np.ndarray],
+                  options: PreprocessOptions, timings: dict[str, float]) -> Track:
+    """A frame the face was not detected in gets the interpolated box; FaceMesh is tried there first (a
+    blurred face the detector missed is often still meshable), else the landmarks are interpolated too."""
+    _, landmarker = _models()
+    boxes = fill_gaps([None if f is None else np.array(f.box, dtype=np.float64) for f in detected])
+    points = fill_gaps([None if f is None else f.landmarks for f in detected])
+    faces = []
+    for t, (face, (box, _), (landmarks, _)) in enumerate(zip(detected, boxes, points, strict=True)):
+        if face is None:
+            box = tuple(float(v) for v in box)
+            with timed(timings, "landmarks"):
+                meshed = landmarker.landmarks(pictures[t], box)
+            found = meshed if meshed is not None else landmarks.astype(np.float32)
+            face = _face(pictures[t], box, 0.0, found, True, options, timings)
+        faces.append(face)
+    present = [t for t, f in enumerate(detected) if f is not None]
+    best = max(present, key=lambda t: (area(detected[t].box), detected[t].score))
+    return Track(track_id, faces, best, len(present) / len(detected))

@@ -1,12 +1,11 @@
-"""Per-stage wall time, summed over the frames of a video, for the gateway's facellava_*_seconds metrics."""
+"""Per-stage wall time, summed over the frames of a video, for the gateway's facellava_*_seconds metrics.
+Stages: decode, detect, landmarks, crop, and for videos track; the pool adds queue."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-STAGES = ("decode", "detect", "landmarks", "crop", "track")
 
 
 @contextmanager

@@ -53,12 +53,12 @@ def test_template_follows_llava_v1_for_system_and_multi_turn(serving: Path) -> N
         {"role": "user", "content": "Why?"},
     ]
     rendered = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    # llava_v1: system + " ", then "ROLE: message" + sep, sep alternating " " (user) and "</s>" (assistant).
-    assert (
-        rendered == f"<s>Be brief. USER: {fmt.IMAGE_TOKEN}\nHow old? ASSISTANT: 30.</s>USER: Why? ASSISTANT:"
-    )
+    # llava_v1: system + " ", then "ROLE: message" + sep, sep alternating " " (user) and "</s>" (assistant);
+    # plus the dummy-prefix spaces after BOS and after each placeholder.
+    image = fmt.IMAGE_TOKEN
+    assert rendered == f"<s> Be brief. USER: {image} \nHow old? ASSISTANT: 30.</s>USER: Why? ASSISTANT:"
     without_prompt = tokenizer.apply_chat_template(messages[1:2], tokenize=False, add_generation_prompt=False)
-    assert without_prompt == f"<s>{fmt.SYSTEM_PROMPT} USER: {fmt.IMAGE_TOKEN}\nHow old? "
+    assert without_prompt == f"<s> {fmt.SYSTEM_PROMPT} USER: {image} \nHow old? "
 
 
 def test_template_refuses_other_roles(serving: Path) -> None:

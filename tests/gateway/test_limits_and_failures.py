@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import socket
+import tempfile
 import time
 
 import httpx
@@ -157,3 +158,18 @@ def test_unknown_route_and_method(gateway):
     assert gateway.get("/nope").json()["error"]["code"] == "not_found"
     response = gateway.get("/analyze")
     assert response.status_code == 405 and response.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_uploads_never_touch_the_disk(gateway, monkeypatch):
+    """A 3 MB upload (over Starlette's 1 MB spooling threshold) stays in memory: no temporary file is made."""
+    opened: list[object] = []
+
+    def no_temporary_files(*args, **kwargs):
+        opened.append(args)
+        raise AssertionError("an upload was spooled to disk")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", no_temporary_files)
+    monkeypatch.setattr(tempfile, "NamedTemporaryFile", no_temporary_files)
+    response = upload(gateway, b"\x89PNG" + b"\0" * 3_000_000)
+    assert response.status_code == 415  # the fake preprocessor refuses it, after reading it all from memory
+    assert opened == []

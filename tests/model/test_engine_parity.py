@@ -30,11 +30,13 @@ def _tag(kind: str, landmarks: bool) -> str:
     return f"{kind}_{'lm' if landmarks else 'nolm'}"
 
 
-@pytest.fixture(scope="module")
-def engine_outputs(serving_dir: Path, serving_config: FaceLlavaConfig, oracle: Oracle) -> dict[str, object]:
+def _run_engine(
+    serving_dir: Path, config: FaceLlavaConfig, oracle: Oracle, cases: list[tuple[str, bool]], **engine_args
+) -> list:
+    """One offline engine, all cases in one generate call, then the engine is shut down."""
     from vllm import LLM, SamplingParams
 
-    vocab = serving_config.text_config.vocab_size
+    vocab = config.text_config.vocab_size
     llm = LLM(
         model=str(serving_dir),
         dtype="float32",
@@ -45,12 +47,13 @@ def engine_outputs(serving_dir: Path, serving_config: FaceLlavaConfig, oracle: O
         logprobs_mode="raw_logits",
         max_logprobs=vocab,
         limit_mm_per_prompt={"image": 1, "video": 1},
+        **engine_args,
     )
     prompts, params = [], []
-    for kind, landmarks in CASES:
+    for kind, landmarks in cases:
         media = oracle.image_crop() if kind == "image" else oracle.video_frames()
         prompt = {
-            "prompt_token_ids": engine_prompt_ids(oracle.official_ids(kind, landmarks), kind, serving_config),
+            "prompt_token_ids": engine_prompt_ids(oracle.official_ids(kind, landmarks), kind, config),
             "multi_modal_data": {kind: media},
         }
         if landmarks:
@@ -64,7 +67,25 @@ def engine_outputs(serving_dir: Path, serving_config: FaceLlavaConfig, oracle: O
     finally:
         # Free the engine's processes and memory now, not at interpreter exit.
         llm.llm_engine.engine_core.shutdown()
-    return {_tag(kind, lm): out.outputs[0] for (kind, lm), out in zip(CASES, outputs, strict=True)}
+    return [out.outputs[0] for out in outputs]
+
+
+@pytest.fixture(scope="module")
+def engine_outputs(serving_dir: Path, serving_config: FaceLlavaConfig, oracle: Oracle) -> dict[str, object]:
+    outputs = _run_engine(serving_dir, serving_config, oracle, CASES)
+    return {_tag(kind, lm): out for (kind, lm), out in zip(CASES, outputs, strict=True)}
+
+
+@pytest.fixture(scope="module")
+def engine_outputs_off(
+    serving_dir: Path, serving_config: FaceLlavaConfig, oracle: Oracle
+) -> dict[str, object]:
+    """Conditioning off at engine start (vLLM's standard --hf-overrides); landmarks are still sent."""
+    cases = [("image", True), ("video", True)]
+    outputs = _run_engine(
+        serving_dir, serving_config, oracle, cases, hf_overrides={"landmark_conditioning": "off"}
+    )
+    return {kind: out for (kind, _), out in zip(cases, outputs, strict=True)}
 
 
 def _step_logits(step_logprobs: dict, vocab: int) -> np.ndarray:
@@ -111,3 +132,13 @@ def test_landmarks_change_the_answer(engine_outputs, kind: str):
     assert list(engine_outputs[_tag(kind, True)].token_ids) != list(
         engine_outputs[_tag(kind, False)].token_ids
     )
+
+
+@pytest.mark.parametrize("kind", ["image", "video"])
+def test_conditioning_off_ignores_landmarks(engine_outputs_off, oracle: Oracle, serving_config, kind: str):
+    """With the override, a request with landmarks gets the official answer without landmarks."""
+    tag = _tag(kind, False)
+    answer = engine_outputs_off[kind]
+    assert list(answer.token_ids) == oracle.array(f"{tag}_generated_ids")[0].tolist()
+    logits = _step_logits(answer.logprobs[0], serving_config.text_config.vocab_size)
+    assert _relative_error(logits, oracle.array(f"{tag}_prefill_logits_last")[0]) < LOGIT_TOLERANCE

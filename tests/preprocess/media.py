@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from functools import cache
 
 import av
@@ -97,7 +97,3 @@ def _add_silence(out: av.container.OutputContainer, seconds: float) -> None:
         frame.sample_rate = 16000
         out.mux(stream.encode(frame))
     out.mux(stream.encode(None))
-
-
-def frames_of(clip_frames: Iterable[np.ndarray]) -> list[np.ndarray]:
-    return list(clip_frames)
