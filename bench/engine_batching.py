@@ -1,10 +1,11 @@
-"""Continuous batching in the Face-LLaVA engine: N concurrent chat requests against the same N sent one by one.
+"""Continuous batching in the Face-LLaVA engine: N concurrent chat requests vs the same N sent one by one.
 
-A random tiny Face-LLaVA (model/tiny_checkpoint.py, converted by model/convert.py, no download) is served by vLLM's
-OpenAI server with the project's engine command (CPU build unless --device says otherwise). Every request carries
-its own image (a random 256 px crop) so neither the prefix cache nor the encoder cache can answer one request from
-another; every answer has the same fixed length (ignore_eos), so both runs do the same work. Prints each run's wall
-time and the ratio sequential / concurrent, measured in this run: > 1 means batching pays.
+A random tiny Face-LLaVA (model/tiny_checkpoint.py, converted by model/convert.py, no download) is served by
+vLLM's OpenAI server with the project's engine command (CPU build unless --device says otherwise). Every
+request carries its own image (a random 256 px crop) so neither the prefix cache nor the encoder cache can
+answer one request from another; every answer has the same fixed length (ignore_eos), so both runs do the same
+work. Prints each run's wall time and the ratio sequential / concurrent, measured in this run: > 1 means
+batching pays.
 
     .venv/engine/bin/python bench/engine_batching.py [--requests 16] [--max-tokens 32]
 """
@@ -122,12 +123,21 @@ def main() -> None:
         convert(tiny.facellava, tiny.image_tower, tiny.video_tower, serving)
         port = _free_port()
         argv = engine_command(
-            sys.executable, serving, port=port, device=args.device, max_model_len=2600, kv_cache_bytes=256 << 20
+            sys.executable,
+            serving,
+            port=port,
+            device=args.device,
+            max_model_len=2600,
+            kv_cache_bytes=256 << 20,
         )
         log = Path(tmp) / "engine.log"
         with log.open("w") as out:
             proc = subprocess.Popen(
-                argv, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **ENGINE_ENV}, start_new_session=True
+                argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **ENGINE_ENV},
+                start_new_session=True,
             )
         base_url = f"http://127.0.0.1:{port}"
         try:
@@ -137,7 +147,9 @@ def main() -> None:
             os.killpg(proc.pid, 15)
             proc.wait(timeout=60)
     tokens = args.requests * args.max_tokens
-    print(f"{args.requests} image chat requests x {args.max_tokens} new tokens, tiny Face-LLaVA, {args.device}")
+    print(
+        f"{args.requests} image chat requests x {args.max_tokens} new tokens, tiny Face-LLaVA, {args.device}"
+    )
     print(f"one by one : {sequential:7.2f} s  ({tokens / sequential:7.1f} tok/s)")
     print(f"concurrent : {concurrent:7.2f} s  ({tokens / concurrent:7.1f} tok/s)")
     print(f"ratio sequential/concurrent: {sequential / concurrent:.2f}x")

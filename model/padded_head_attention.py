@@ -23,22 +23,26 @@ from vllm.model_executor.layers.quantization import QuantizationConfig
 from vllm.model_executor.models.llama import LlamaAttention, LlamaDecoderLayer, LlamaForCausalLM
 from vllm.platforms import current_platform
 from vllm.v1.attention.backend import AttentionType
-from vllm.v1.attention.backends.cpu_attn import CPUAttentionBackend
 
 
 def head_size(config: LlamaConfig) -> int:
     return getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
 
 
+def _cpu_head_sizes() -> list[int]:
+    # Imported here: the CPU backend module is only meaningful (and only needed) on the CPU platform.
+    from vllm.v1.attention.backends.cpu_attn import CPUAttentionBackend
+
+    return CPUAttentionBackend.get_supported_head_sizes()
+
+
 def needs_padded_heads(config: LlamaConfig) -> bool:
-    return (
-        current_platform.is_cpu() and head_size(config) not in CPUAttentionBackend.get_supported_head_sizes()
-    )
+    return current_platform.is_cpu() and head_size(config) not in _cpu_head_sizes()
 
 
 def padded_head_size(real: int) -> int:
     """The smallest head size the CPU kernel supports that holds `real`."""
-    return min(size for size in CPUAttentionBackend.get_supported_head_sizes() if size >= real)
+    return min(size for size in _cpu_head_sizes() if size >= real)
 
 
 class PaddedHeadLlamaAttention(LlamaAttention):

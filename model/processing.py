@@ -50,6 +50,7 @@ from common.engine_protocol import (
     LANDMARKS_VIDEOS_KEY,
     VIDEO_PLACEHOLDER,
 )
+from model import serving_format
 from model.config import FaceLlavaConfig
 from model.transforms import image_to_pixels, video_to_pixels
 
@@ -99,14 +100,14 @@ class FaceLlavaProcessingInfo(BaseProcessingInfo):
         return self.get_hf_config().num_video_frames
 
     def frame_separator_ids(self) -> list[int]:
-        """Ids of the official " " chunk between two frame placeholders, i.e. " " tokenized on its own.
-
-        Tokenizing text right after a special token adds no dummy prefix, so a leading space stands for it:
-        this is exactly how the chat template reproduces the official chunked ids.
+        """Ids of the official " " chunk between two frame placeholders, tokenized on its own as the
+        official code does (with SentencePiece's dummy prefix). Text right after a special token gets no
+        dummy prefix, so DUMMY_PREFIX stands for it: the rule the served chat template follows too.
         """
         tokenizer = self.get_tokenizer()
         config = self.get_hf_config()
-        ids = tokenizer.encode(VIDEO_PLACEHOLDER + "  ", add_special_tokens=False)
+        text = VIDEO_PLACEHOLDER + serving_format.DUMMY_PREFIX + serving_format.VIDEO_FRAME_SEPARATOR
+        ids = tokenizer.encode(text, add_special_tokens=False)
         if not ids or ids[0] != config.video_token_id:
             raise ValueError(
                 f"the tokenizer does not map {VIDEO_PLACEHOLDER!r} to video_token_id {config.video_token_id}"

@@ -28,9 +28,19 @@ from typing import Any, Literal
 import sentencepiece
 import torch
 
-from model import convert as schema
 from model import serving_format as fmt
 from model.checkpoint_io import ShardedWeightWriter, WeightFormat
+from model.checkpoint_schema import (
+    IMAGE_TOWER_PREFIX,
+    VIDEO_TOWER_PREFIX,
+    landmark_shapes,
+    llama_shapes,
+    projector_shapes,
+    tower_shapes,
+)
+from model.convert import parse_size
+from model.released_config import LANDMARKS_HIDDEN_SIZE, check_facellava_config, text_config_from
+from model.serving_tokenizer import added_token
 
 LandmarkConfig = Literal["landmarks_region_projector", "linear", "absent"]
 
@@ -66,18 +76,22 @@ CORPUS = (
 
 
 @dataclass(frozen=True)
+class TransformerSize:
+    """The sizes of one transformer stack (the LLM, a vision tower, LanguageBind's unused text tower)."""
+
+    hidden: int
+    intermediate: int
+    layers: int
+    heads: int
+
+
+@dataclass(frozen=True)
 class TinySpec:
     """Sizes and layout options; the defaults give a model vLLM's CPU attention runs (head size 32)."""
 
-    hidden_size: int = 64
-    intermediate_size: int = 172
-    num_layers: int = 2
-    num_heads: int = 2
+    llm: TransformerSize = TransformerSize(hidden=64, intermediate=172, layers=2, heads=2)
+    tower: TransformerSize = TransformerSize(hidden=48, intermediate=96, layers=2, heads=4)
     vocab_size: int = 512
-    tower_hidden_size: int = 48
-    tower_intermediate_size: int = 96
-    tower_layers: int = 2
-    tower_heads: int = 4
     image_size: int = 224
     patch_size: int = 14
     num_frames: int = 8
@@ -128,10 +142,6 @@ def train_tokenizer(vocab_size: int) -> bytes:
     return model.getvalue()
 
 
-def _added_token(content: str) -> dict[str, Any]:
-    return {"content": content, "lstrip": False, "normalized": False, "rstrip": False, "single_word": False}
-
-
 def _write_tokenizer(folder: Path, vocab_size: int) -> int:
     """Writes the three slow-tokenizer files as the released folder has them; returns the vocabulary size."""
     model = train_tokenizer(vocab_size)
@@ -141,7 +151,7 @@ def _write_tokenizer(folder: Path, vocab_size: int) -> int:
     tokenizer_config = {
         "add_bos_token": True,
         "add_eos_token": False,
-        **{key: {"__type": "AddedToken", **_added_token(value)} for key, value in names.items()},
+        **{key: {"__type": "AddedToken", **added_token(value)} for key, value in names.items()},
         "clean_up_tokenization_spaces": False,
         "legacy": False,
         "model_max_length": 2048,
@@ -150,7 +160,7 @@ def _write_tokenizer(folder: Path, vocab_size: int) -> int:
         "sp_model_kwargs": {},
         "tokenizer_class": "LlamaTokenizer",
     }
-    special_map = {key: _added_token(value) for key, value in names.items()} | {"pad_token": "<unk>"}
+    special_map = {key: added_token(value) for key, value in names.items()} | {"pad_token": "<unk>"}
     _write_json(folder / fmt.TOKENIZER_CONFIG_FILE, tokenizer_config)
     _write_json(folder / fmt.SPECIAL_TOKENS_MAP_FILE, special_map)
     return pieces.get_piece_size()
@@ -167,12 +177,12 @@ def _facellava_config(spec: TinySpec, vocab_size: int) -> dict[str, Any]:
         "eos_token_id": 2,
         "freeze_mm_mlp_adapter": False,
         "hidden_act": "silu",
-        "hidden_size": spec.hidden_size,
+        "hidden_size": spec.llm.hidden,
         "image_aspect_ratio": "pad",
         "initializer_range": 0.02,
-        "intermediate_size": spec.intermediate_size,
+        "intermediate_size": spec.llm.intermediate,
         "max_position_embeddings": 4096,
-        "mm_hidden_size": spec.tower_hidden_size,
+        "mm_hidden_size": spec.tower.hidden,
         "mm_image_tower": "LanguageBind/LanguageBind_Image",
         "mm_projector_lr": None,
         "mm_projector_type": "mlp2x_gelu",
@@ -182,9 +192,9 @@ def _facellava_config(spec: TinySpec, vocab_size: int) -> dict[str, Any]:
         "mm_vision_select_feature": "patch",
         "mm_vision_select_layer": -2,
         "model_type": "llava",
-        "num_attention_heads": spec.num_heads,
-        "num_hidden_layers": spec.num_layers,
-        "num_key_value_heads": spec.num_heads,
+        "num_attention_heads": spec.llm.heads,
+        "num_hidden_layers": spec.llm.layers,
+        "num_key_value_heads": spec.llm.heads,
         "pad_token_id": 0,
         "pretraining_tp": 1,
         "rms_norm_eps": 1e-05,
@@ -204,56 +214,46 @@ def _facellava_config(spec: TinySpec, vocab_size: int) -> dict[str, Any]:
         config |= {
             "cross_attn_type": "simple",
             "global_landmarks_projector_type": "linear",
-            "landmarks_hidden_size": schema.LANDMARKS_HIDDEN_SIZE,
+            "landmarks_hidden_size": LANDMARKS_HIDDEN_SIZE,
             "landmarks_projector_type": spec.landmark_config,
             "use_landmark_tokens": False,
         }
     return dict(sorted(config.items()))
 
 
-def _clip_sub_config(model_type: str, hidden: int, inter: int, layers: int, heads: int) -> dict[str, Any]:
+def _clip_sub_config(model_type: str, size: TransformerSize) -> dict[str, Any]:
     return {
         "attention_dropout": 0.0,
         "hidden_act": "gelu",
-        "hidden_size": hidden,
+        "hidden_size": size.hidden,
         "initializer_factor": 1.0,
         "initializer_range": 0.02,
-        "intermediate_size": inter,
+        "intermediate_size": size.intermediate,
         "layer_norm_eps": 1e-05,
         "model_type": model_type,
-        "num_attention_heads": heads,
-        "num_hidden_layers": layers,
+        "num_attention_heads": size.heads,
+        "num_hidden_layers": size.layers,
         "projection_dim": _PROJECTION_DIM,
         "transformers_version": "4.31.0",
     }
 
 
-_TEXT_TOWER = {"hidden": 32, "inter": 64, "layers": 1, "heads": 2, "vocab": 64, "positions": 77}
+_TEXT_TOWER = TransformerSize(hidden=32, intermediate=64, layers=1, heads=2)
+_TEXT_VOCAB = 64
+_TEXT_POSITIONS = 77
 _PROJECTION_DIM = 24
 
 
 def _languagebind_config(spec: TinySpec, video: bool) -> dict[str, Any]:
-    text = _clip_sub_config(
-        "clip_text_model",
-        _TEXT_TOWER["hidden"],
-        _TEXT_TOWER["inter"],
-        _TEXT_TOWER["layers"],
-        _TEXT_TOWER["heads"],
-    ) | {
+    text = _clip_sub_config("clip_text_model", _TEXT_TOWER) | {
         "add_time_attn": False,
         "bos_token_id": 49406,
         "eos_token_id": 49407,
-        "max_position_embeddings": _TEXT_TOWER["positions"],
+        "max_position_embeddings": _TEXT_POSITIONS,
         "pad_token_id": 1,
-        "vocab_size": _TEXT_TOWER["vocab"],
+        "vocab_size": _TEXT_VOCAB,
     }
-    vision = _clip_sub_config(
-        "clip_vision_model",
-        spec.tower_hidden_size,
-        spec.tower_intermediate_size,
-        spec.tower_layers,
-        spec.tower_heads,
-    ) | {
+    vision = _clip_sub_config("clip_vision_model", spec.tower) | {
         "add_time_attn": video,
         "force_patch_dropout": 0.0,
         "image_size": spec.image_size,
@@ -309,16 +309,16 @@ def _rotary_inv_freq(head_dim: int) -> torch.Tensor:
 def _tower_entries(spec: TinySpec, video: bool) -> list[tuple[str, tuple[int, ...]]]:
     """(name below `vision_model.`, shape), peft-renamed with LoRA adapters when lora_rank > 0."""
     tower = {
-        "hidden_size": spec.tower_hidden_size,
-        "intermediate_size": spec.tower_intermediate_size,
-        "num_hidden_layers": spec.tower_layers,
+        "hidden_size": spec.tower.hidden,
+        "intermediate_size": spec.tower.intermediate,
+        "num_hidden_layers": spec.tower.layers,
         "image_size": spec.image_size,
         "patch_size": spec.patch_size,
         "add_time_attn": video,
         "num_frames": spec.num_frames,
     }
     entries = []
-    for name, shape in schema.tower_shapes(tower).items():
+    for name, shape in tower_shapes(tower).items():
         if spec.lora_rank <= 0 or not name.startswith("encoder."):
             entries.append((name, shape))
             continue
@@ -333,14 +333,14 @@ def _tower_entries(spec: TinySpec, video: bool) -> list[tuple[str, tuple[int, ..
 
 def _clip_text_entries() -> list[tuple[str, tuple[int, ...]]]:
     """LanguageBind's text tower and projections: never used by Face-LLaVA, present in the real downloads."""
-    hidden, inter = _TEXT_TOWER["hidden"], _TEXT_TOWER["inter"]
+    hidden, inter = _TEXT_TOWER.hidden, _TEXT_TOWER.intermediate
     shapes = {
-        "text_model.embeddings.token_embedding.weight": (_TEXT_TOWER["vocab"], hidden),
-        "text_model.embeddings.position_embedding.weight": (_TEXT_TOWER["positions"], hidden),
+        "text_model.embeddings.token_embedding.weight": (_TEXT_VOCAB, hidden),
+        "text_model.embeddings.position_embedding.weight": (_TEXT_POSITIONS, hidden),
         "text_model.final_layer_norm.weight": (hidden,),
         "text_model.final_layer_norm.bias": (hidden,),
     }
-    for layer in range(_TEXT_TOWER["layers"]):
+    for layer in range(_TEXT_TOWER.layers):
         prefix = f"text_model.encoder.layers.{layer}."
         for proj in ("q_proj", "k_proj", "v_proj", "out_proj"):
             shapes |= {
@@ -370,10 +370,10 @@ def _write_languagebind(folder: Path, spec: TinySpec, seed: int, video: bool) ->
         writer.add("vision_model." + name, random_tensor(seed, f"{tag}:{name}", shape))
     writer.add(
         "visual_projection.weight",
-        random_tensor(seed, f"{tag}:vp", (_PROJECTION_DIM, spec.tower_hidden_size)),
+        random_tensor(seed, f"{tag}:vp", (_PROJECTION_DIM, spec.tower.hidden)),
     )
     writer.add(
-        "text_projection.weight", random_tensor(seed, f"{tag}:tp", (_PROJECTION_DIM, _TEXT_TOWER["hidden"]))
+        "text_projection.weight", random_tensor(seed, f"{tag}:tp", (_PROJECTION_DIM, _TEXT_TOWER.hidden))
     )
     writer.close()
 
@@ -394,23 +394,23 @@ def _write_facellava(folder: Path, spec: TinySpec, seed: int) -> None:
             "transformers_version": "4.31.0",
         },
     )
-    fields = schema.check_facellava_config(released, "tiny")
-    text = schema.text_config_from(released, "tiny")
-    entries = dict(schema.llama_shapes(text))
-    entries |= schema.projector_shapes(spec.hidden_size, spec.tower_hidden_size)
+    fields = check_facellava_config(released, "tiny")
+    text = text_config_from(released, "tiny")
+    entries = dict(llama_shapes(text))
+    entries |= projector_shapes(spec.llm.hidden, spec.tower.hidden)
     if spec.landmarks:
-        for group in schema.landmark_shapes(fields, spec.hidden_size).values():
+        for group in landmark_shapes(fields, spec.llm.hidden).values():
             entries |= group
     writer = ShardedWeightWriter(folder, spec.max_shard_bytes or 1 << 62, fmt=spec.weight_format)
-    head_dim = spec.hidden_size // spec.num_heads
+    head_dim = spec.llm.hidden // spec.llm.heads
     for name, shape in sorted(entries.items()):
         writer.add(name, random_tensor(seed, name, shape))
         if name.endswith("self_attn.q_proj.weight"):
             writer.add(name.replace("q_proj.weight", "rotary_emb.inv_freq"), _rotary_inv_freq(head_dim))
     if spec.embed_towers:
         for tag, prefix, video in (
-            ("image", schema.IMAGE_TOWER_PREFIX, False),
-            ("video", schema.VIDEO_TOWER_PREFIX, True),
+            ("image", IMAGE_TOWER_PREFIX, False),
+            ("video", VIDEO_TOWER_PREFIX, True),
         ):
             for name, shape in _tower_entries(spec, video):
                 writer.add(prefix + name, random_tensor(seed, f"{tag}:{name}", shape))
@@ -420,8 +420,8 @@ def _write_facellava(folder: Path, spec: TinySpec, seed: int) -> None:
 def write_tiny_checkpoint(out_dir: Path | str, seed: int = 0, spec: TinySpec | None = None) -> TinyCheckpoint:
     """Write FaceLLaVA/, LanguageBind_Image/, LanguageBind_Video_merge/ under `out_dir` (must not exist)."""
     spec = spec or TinySpec()
-    if spec.hidden_size % spec.num_heads:
-        raise ValueError(f"hidden_size {spec.hidden_size} is not a multiple of num_heads {spec.num_heads}")
+    if spec.llm.hidden % spec.llm.heads:
+        raise ValueError(f"LLM hidden size {spec.llm.hidden} is not a multiple of its {spec.llm.heads} heads")
     out_dir = Path(out_dir)
     paths = TinyCheckpoint(out_dir / FACELLAVA_DIR, out_dir / IMAGE_TOWER_DIR, out_dir / VIDEO_TOWER_DIR)
     _write_facellava(paths.facellava, spec, seed)
@@ -449,14 +449,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--max-shard-size",
-        type=schema.parse_size,
+        type=parse_size,
         default=None,
         help="shard the FaceLLaVA weights (e.g. 200MB); default one file",
     )
-    parser.add_argument("--hidden-size", type=int, default=defaults.hidden_size)
-    parser.add_argument("--intermediate-size", type=int, default=defaults.intermediate_size)
-    parser.add_argument("--layers", type=int, default=defaults.num_layers)
-    parser.add_argument("--heads", type=int, default=defaults.num_heads)
+    parser.add_argument("--hidden-size", type=int, default=defaults.llm.hidden)
+    parser.add_argument("--intermediate-size", type=int, default=defaults.llm.intermediate)
+    parser.add_argument("--layers", type=int, default=defaults.llm.layers)
+    parser.add_argument("--heads", type=int, default=defaults.llm.heads)
     parser.add_argument(
         "--lora-rank", type=int, default=0, help="peft-wrap both towers with LoRA of this rank"
     )
@@ -477,10 +477,7 @@ def tiny_checkpoint_main(argv: list[str]) -> int:
         TinySpec(),
         weight_format=args.format,
         max_shard_bytes=args.max_shard_size,
-        hidden_size=args.hidden_size,
-        intermediate_size=args.intermediate_size,
-        num_layers=args.layers,
-        num_heads=args.heads,
+        llm=TransformerSize(args.hidden_size, args.intermediate_size, args.layers, args.heads),
         lora_rank=args.lora_rank,
         landmarks=not args.no_landmarks,
         landmark_config=args.landmark_config,

@@ -65,10 +65,17 @@ def _parser() -> argparse.ArgumentParser:
                                      "(MP4, MOV, WebM, MKV, AVI)")
     parser.add_argument("--json", action="store_true", help="print JSON with the API's field names")
     parser.add_argument("--draw", metavar="OUT.png", help="write the picture with boxes and landmarks")
-    parser.add_argument("--max-faces", type=int, default=PreprocessOptions.max_faces)
-    parser.add_argument("--min-face-px", type=int, default=PreprocessOptions.min_face_px)
+    parser.add_argument("--max-faces", type=_positive, default=PreprocessOptions.max_faces)
+    parser.add_argument("--min-face-px", type=_positive, default=PreprocessOptions.min_face_px)
     parser.add_argument("--crop", choices=["official", "margin"], default=PreprocessOptions.crop)
     return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
 
 
 @contextlib.contextmanager

@@ -168,11 +168,11 @@ def _filled_track(track_id: int, detected: list[Face | None], pictures: list[np.
     faces = []
     for t, (face, (box, _), (landmarks, _)) in enumerate(zip(detected, boxes, points, strict=True)):
         if face is None:
-            box = tuple(float(v) for v in box)
+            filled_box = tuple(float(v) for v in box)
             with timed(timings, "landmarks"):
-                meshed = landmarker.landmarks(pictures[t], box)
+                meshed = landmarker.landmarks(pictures[t], filled_box)
             found = meshed if meshed is not None else landmarks.astype(np.float32)
-            face = _face(pictures[t], box, 0.0, found, True, options, timings)
+            face = _face(pictures[t], filled_box, 0.0, found, True, options, timings)
         faces.append(face)
     present = [t for t, f in enumerate(detected) if f is not None]
     best = max(present, key=lambda t: (area(detected[t].box), detected[t].score))

@@ -15,6 +15,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from model.checkpoint_schema import IMAGE_TOWER_PREFIX, VIDEO_TOWER_PREFIX
 from model.tiny_checkpoint import TinyCheckpoint, TinySpec, write_tiny_checkpoint
 
 ORACLE = Path(
@@ -33,6 +34,27 @@ def read_weights(folder: Path) -> dict[str, torch.Tensor]:
         elif path.suffix == ".bin":
             tensors |= torch.load(path, weights_only=True)
     return tensors
+
+
+def expected_serving_tensors(src: TinyCheckpoint) -> dict[str, torch.Tensor]:
+    """What the serving folder must hold, read straight from the three source folders: FaceLLaVA's own
+    tensors without rotary buffers and embedded towers, and each LanguageBind folder's `vision_model.*` under
+    the official tower prefix."""
+    released = read_weights(src.facellava)
+    expected = {
+        name: value
+        for name, value in released.items()
+        if not name.endswith("rotary_emb.inv_freq")
+        and not name.startswith((IMAGE_TOWER_PREFIX, VIDEO_TOWER_PREFIX))
+    }
+    for prefix, folder in ((IMAGE_TOWER_PREFIX, src.image_tower), (VIDEO_TOWER_PREFIX, src.video_tower)):
+        tower = read_weights(folder)
+        expected |= {
+            prefix + k.removeprefix("vision_model."): v
+            for k, v in tower.items()
+            if k.startswith("vision_model.")
+        }
+    return expected
 
 
 def edit_json(path: Path, change: Callable[[dict], None]) -> None:

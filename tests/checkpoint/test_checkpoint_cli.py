@@ -9,8 +9,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import torch
 
+from model.tiny_checkpoint import TinyCheckpoint
 from service.cli import main
+from tests.checkpoint.conftest import rewrite_safetensors
 
 ROOT = Path(__file__).resolve().parents[2]
 GATEWAY_PYTHON = ROOT / ".venv" / "gateway" / "bin" / "python"
@@ -63,6 +66,26 @@ def test_refused_conversion_exits_2_with_the_reason(tmp_path: Path, caplog: pyte
     assert "field 'model_type'" in caplog.text
 
 
+def test_ignore_unknown_option_reaches_the_converter(tiny: TinyCheckpoint, tmp_path: Path) -> None:
+    extra = "model.vision_resampler.weight"
+    rewrite_safetensors(tiny.facellava / "model.safetensors", lambda s: s.update({extra: torch.zeros(2)}))
+    out = tmp_path / "serving"
+    args = [
+        "convert",
+        "--facellava",
+        str(tiny.facellava),
+        "--image-tower",
+        str(tiny.image_tower),
+        "--video-tower",
+        str(tiny.video_tower),
+        "--out",
+        str(out),
+    ]
+    assert main(args) == 2
+    assert main([*args, "--ignore-unknown"]) == 0
+    assert json.loads((out / "conversion_report.json").read_text())["ignored_unknown_tensors"] == [extra]
+
+
 def test_bad_cli_options_are_usage_errors(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["convert", "--facellava", str(tmp_path), "--out", str(tmp_path / "x")])
@@ -77,3 +100,15 @@ def test_gateway_environment_imports_the_dispatcher_without_torch() -> None:
         [str(GATEWAY_PYTHON), "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("subcommand", ["convert", "tiny-checkpoint"])
+def test_engine_subcommand_in_the_gateway_environment_names_the_engine_entry_point(subcommand: str) -> None:
+    code = f"import sys; from service.cli import main; sys.exit(main([{subcommand!r}, '--help']))"
+    result = subprocess.run(
+        [str(GATEWAY_PYTHON), "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert f".venv/engine/bin/facellava {subcommand}" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -16,8 +16,10 @@ from transformers import AutoTokenizer
 
 from model import serving_format as fmt
 from model.config import FaceLlavaConfig
-from model.convert import IMAGE_TOWER_PREFIX, VIDEO_TOWER_PREFIX, ConversionReport, convert
-from tests.checkpoint.conftest import ORACLE, read_weights
+from model.convert import ConversionReport, convert
+from model.released_config import TOWER_FIELDS
+from model.tiny_checkpoint import TinyCheckpoint
+from tests.checkpoint.conftest import ORACLE, expected_serving_tensors, read_weights
 
 
 def _folder(suffix: str) -> Path:
@@ -41,23 +43,8 @@ def oracle_conversion(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, C
 def test_every_tensor_equals_its_source(oracle_conversion: tuple[Path, ConversionReport]) -> None:
     out, _ = oracle_conversion
     converted = read_weights(out)
-    released = read_weights(_folder("FaceLLaVA"))
-    expected = {
-        name: value
-        for name, value in released.items()
-        if not name.endswith("rotary_emb.inv_freq")
-        and not name.startswith((IMAGE_TOWER_PREFIX, VIDEO_TOWER_PREFIX))
-    }
-    for prefix, folder in (
-        (IMAGE_TOWER_PREFIX, "LanguageBind_Image"),
-        (VIDEO_TOWER_PREFIX, "LanguageBind_Video_merge"),
-    ):
-        tower = read_weights(_folder(folder))
-        expected |= {
-            prefix + k.removeprefix("vision_model."): v
-            for k, v in tower.items()
-            if k.startswith("vision_model.")
-        }
+    folders = ("FaceLLaVA", "LanguageBind_Image", "LanguageBind_Video_merge")
+    expected = expected_serving_tensors(TinyCheckpoint(*(_folder(name) for name in folders)))
     assert set(converted) == set(expected)
     for name, value in expected.items():
         assert converted[name].dtype == value.dtype, name
@@ -90,16 +77,7 @@ def test_config_loads_with_the_released_fields(oracle_conversion: tuple[Path, Co
         (config.image_tower_config, image_vision),
         (config.video_tower_config, video_vision),
     ):
-        for key in (
-            "hidden_size",
-            "intermediate_size",
-            "num_hidden_layers",
-            "num_attention_heads",
-            "image_size",
-            "patch_size",
-            "hidden_act",
-            "add_time_attn",
-        ):
+        for key in TOWER_FIELDS:  # every carried field; the fixture's configs state them all
             assert getattr(tower, key) == vision[key], key
     assert config.num_video_frames == video_vision["num_frames"]
     assert (config.image_token_id, config.video_token_id) == (
@@ -140,6 +118,17 @@ def _served_ids(tokenizer, text: str, image_token_id: int) -> list[int]:
 OFFICIAL_IMAGE_INDEX = -200
 
 
+def _render_user_turn(tokenizer, placeholder: str, official_prompt: str) -> str:
+    """The chat template applied to the official prompt's question, as vLLM's chat front-end sends it: the
+    placeholder, a newline, the question (taken from after the official prompt's last <image>)."""
+    question = official_prompt.rsplit(f"{fmt.IMAGE_TOKEN}\n", 1)[1].removesuffix(" ASSISTANT:")
+    return tokenizer.apply_chat_template(
+        [{"role": "user", "content": f"{placeholder}\n{question}"}],
+        tokenize=False,
+        add_generation_prompt=True,
+    )
+
+
 def test_chat_template_gives_the_official_prompt_ids(
     oracle_conversion: tuple[Path, ConversionReport],
 ) -> None:
@@ -154,12 +143,7 @@ def test_chat_template_gives_the_official_prompt_ids(
     ]
 
     image_prompt = manifest["prompts"]["image"]
-    question = image_prompt.split(f"{fmt.IMAGE_TOKEN}\n", 1)[1].removesuffix(" ASSISTANT:")
-    rendered = tokenizer.apply_chat_template(
-        [{"role": "user", "content": f"{fmt.IMAGE_TOKEN}\n{question}"}],
-        tokenize=False,
-        add_generation_prompt=True,
-    )
+    rendered = _render_user_turn(tokenizer, fmt.IMAGE_TOKEN, image_prompt)
     # The text is the official prompt plus the dummy-prefix spaces after BOS and after the placeholder.
     assert rendered == tokenizer.bos_token + fmt.DUMMY_PREFIX + image_prompt.replace(
         fmt.IMAGE_TOKEN, fmt.IMAGE_TOKEN + fmt.DUMMY_PREFIX
@@ -167,13 +151,7 @@ def test_chat_template_gives_the_official_prompt_ids(
     official = np.load(expected / "image_nolm_input_ids.npy")[0].tolist()
     assert _served_ids(tokenizer, rendered, config.image_token_id) == official
 
-    video_prompt = manifest["prompts"]["video"]
-    video_question = video_prompt.rsplit(f"{fmt.IMAGE_TOKEN}\n", 1)[1].removesuffix(" ASSISTANT:")
-    rendered = tokenizer.apply_chat_template(
-        [{"role": "user", "content": f"{fmt.VIDEO_TOKEN}\n{video_question}"}],
-        tokenize=False,
-        add_generation_prompt=True,
-    )
+    rendered = _render_user_turn(tokenizer, fmt.VIDEO_TOKEN, manifest["prompts"]["video"])
     # The processor's expansion of the one <video>: frames joined by the official " " chunk, which (tokenized
     # on its own officially) carries its own dummy prefix.
     frames = [fmt.IMAGE_TOKEN] * config.num_video_frames

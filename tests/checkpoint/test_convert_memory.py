@@ -10,17 +10,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from model.tiny_checkpoint import TinySpec, write_tiny_checkpoint
+from model.tiny_checkpoint import TinySpec, TransformerSize, write_tiny_checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_conversion_memory_is_bounded_by_the_shard_not_the_checkpoint(tmp_path: Path) -> None:
     spec = TinySpec(
-        hidden_size=512,
-        intermediate_size=1376,
-        num_layers=20,
-        num_heads=8,
+        llm=TransformerSize(hidden=512, intermediate=1376, layers=20, heads=8),
         weight_format="bin",
         max_shard_bytes=64_000_000,
     )

@@ -1,19 +1,28 @@
 """Every input the converter refuses, each sent on purpose: the error names the field or tensor, and no
-serving folder (not even a partial one) is left behind.
+serving folder (not even a partial one) is left behind. Unknown tensors are also converted once with
+ignore_unknown, which must drop them, say so and record them.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
 
-from model.convert import ConversionError, convert
+from model.conversion_error import ConversionError
+from model.convert import convert
 from model.tiny_checkpoint import TinyCheckpoint, train_tokenizer
-from tests.checkpoint.conftest import edit_json, rewrite_bin, rewrite_safetensors
+from tests.checkpoint.conftest import (
+    edit_json,
+    expected_serving_tensors,
+    read_weights,
+    rewrite_bin,
+    rewrite_safetensors,
+)
 
 
 def _refused(src: TinyCheckpoint, tmp_path: Path, match: str, **options) -> ConversionError:
@@ -141,13 +150,6 @@ def test_missing_required_tensor_is_refused_by_name(tiny: TinyCheckpoint, tmp_pa
     _refused(tiny, tmp_path, f"missing required tensor(s): {name}")
 
 
-def test_unknown_tensor_is_refused_by_name(tiny: TinyCheckpoint, tmp_path: Path) -> None:
-    _edit_facellava_weights(
-        tiny, lambda state: state.update({"model.vision_resampler.weight": torch.zeros(2)})
-    )
-    _refused(tiny, tmp_path, "unexpected tensor model.vision_resampler.weight")
-
-
 def test_landmark_tensor_with_the_wrong_shape_is_refused(tiny: TinyCheckpoint, tmp_path: Path) -> None:
     name = "model.landmarks_projector.region_layers.lips.weight"
     _edit_facellava_weights(tiny, lambda state: state.update({name: torch.zeros(state[name].shape[0], 22)}))
@@ -163,17 +165,56 @@ def test_languagebind_tower_missing_a_tensor_is_refused(tiny: TinyCheckpoint, tm
     _refused(tiny, tmp_path, "missing tower tensor(s): vision_model.post_layernorm.bias")
 
 
-def test_languagebind_tower_with_an_unknown_tensor_is_refused(tiny: TinyCheckpoint, tmp_path: Path) -> None:
-    _edit_tower(
-        tiny, lambda state: state.update({"vision_model.encoder.layers.9.mlp.fc1.weight": torch.zeros(1)})
-    )
-    _refused(tiny, tmp_path, "unexpected tensor vision_model.encoder.layers.9.mlp.fc1.weight")
+# Tensors that fit no module of the configured model, by the file that carries them.
+UNKNOWN_TENSOR_CASES = {
+    "facellava": (_edit_facellava_weights, ["model.vision_resampler.weight"]),
+    "languagebind-tower": (_edit_tower, ["vision_model.encoder.layers.9.mlp.fc1.weight"]),
+    "embedded-tower-copy": (
+        _edit_facellava_weights,
+        ["model.image_tower.image_tower.encoder.layers.7.mlp.fc1.weight"],
+    ),
+    "several": (_edit_facellava_weights, [f"model.extra_head.{i}.weight" for i in range(12)]),
+}
 
 
-def test_embedded_copy_with_an_unknown_tower_tensor_is_refused(tiny: TinyCheckpoint, tmp_path: Path) -> None:
-    name = "model.image_tower.image_tower.encoder.layers.7.mlp.fc1.weight"
-    _edit_facellava_weights(tiny, lambda state: state.update({name: torch.zeros(1)}))
-    _refused(tiny, tmp_path, f"unexpected tensor {name}")
+def _add_unknown(src: TinyCheckpoint, case: str) -> list[str]:
+    edit, names = UNKNOWN_TENSOR_CASES[case]
+    edit(src, lambda state: state.update({name: torch.zeros(2) for name in names}))
+    return names
+
+
+@pytest.mark.parametrize("case", UNKNOWN_TENSOR_CASES, ids=list(UNKNOWN_TENSOR_CASES))
+def test_unknown_tensor_is_refused_by_name(tiny: TinyCheckpoint, tmp_path: Path, case: str) -> None:
+    names = _add_unknown(tiny, case)
+    error = _refused(tiny, tmp_path, f"unexpected tensor {names[0]}")
+    assert "--ignore-unknown" in str(error)
+    if len(names) > 10:
+        assert "(+2 more)" in str(error), "a long list is cut short, saying how many were left out"
+
+
+@pytest.mark.parametrize("case", UNKNOWN_TENSOR_CASES, ids=list(UNKNOWN_TENSOR_CASES))
+def test_ignore_unknown_drops_them_with_a_warning_and_records_them(
+    tiny_source: TinyCheckpoint,
+    tiny: TinyCheckpoint,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    case: str,
+) -> None:
+    names = _add_unknown(tiny, case)
+    out = tmp_path / "out"
+    with caplog.at_level(logging.WARNING, logger="facellava.convert"):
+        report = convert(tiny.facellava, tiny.image_tower, tiny.video_tower, out, ignore_unknown=True)
+    assert sorted(report.ignored_unknown_tensors) == sorted(names)
+    (warning,) = [w for w in report.warnings if "unknown" in w]
+    assert all(name in warning for name in names)
+    assert all(name in caplog.text for name in names)
+    on_disk = json.loads((out / "conversion_report.json").read_text())
+    assert on_disk["ignored_unknown_tensors"] == report.ignored_unknown_tensors
+    # What is written is exactly what the pristine checkpoint converts to: the extras left no trace.
+    converted = read_weights(out)
+    expected = expected_serving_tensors(tiny_source)
+    assert set(converted) == set(expected)
+    assert all(torch.equal(converted[name], value) for name, value in expected.items())
 
 
 LORA_KEY = "vision_model.encoder.base_model.model.layers.0.self_attn.q_proj"
@@ -183,20 +224,17 @@ def _lora_tiny(make_tiny: Callable[..., TinyCheckpoint]) -> TinyCheckpoint:
     return make_tiny(lora_rank=4, embed_towers=False)
 
 
-def test_lora_deltas_without_a_lora_rank_are_refused(
-    make_tiny: Callable[..., TinyCheckpoint], tmp_path: Path
+@pytest.mark.parametrize(
+    ("lora_r", "match"),
+    [(0, "is a LoRA delta but the config's lora_r is 0"), (8, "lora_r=8")],
+    ids=["deltas-without-a-rank", "rank-disagrees-with-the-adapters"],
+)
+def test_lora_rank_that_does_not_fit_the_adapters_is_refused(
+    make_tiny: Callable[..., TinyCheckpoint], tmp_path: Path, lora_r: int, match: str
 ) -> None:
     src = _lora_tiny(make_tiny)
-    edit_json(src.image_tower / "config.json", _vision(lora_r=0))
-    _refused(src, tmp_path, "is a LoRA delta but the config's lora_r is 0")
-
-
-def test_lora_rank_that_disagrees_with_the_adapters_is_refused(
-    make_tiny: Callable[..., TinyCheckpoint], tmp_path: Path
-) -> None:
-    src = _lora_tiny(make_tiny)
-    edit_json(src.image_tower / "config.json", _vision(lora_r=8))
-    _refused(src, tmp_path, "lora_r=8")
+    edit_json(src.image_tower / "config.json", _vision(lora_r=lora_r))
+    _refused(src, tmp_path, match)
 
 
 @pytest.mark.parametrize(

@@ -14,35 +14,18 @@ from pathlib import Path
 import pytest
 import torch
 
+from model.checkpoint_schema import IMAGE_TOWER_PREFIX, VIDEO_TOWER_PREFIX
 from model.config import FaceLlavaConfig
-from model.convert import IMAGE_TOWER_PREFIX, VIDEO_TOWER_PREFIX, ConversionError, convert
+from model.conversion_error import ConversionError
+from model.convert import convert
 from model.tiny_checkpoint import TinyCheckpoint
-from tests.checkpoint.conftest import read_weights, rewrite_bin, rewrite_safetensors
+from tests.checkpoint.conftest import expected_serving_tensors, read_weights, rewrite_bin, rewrite_safetensors
 
 LANDMARK_PREFIXES = (
     "model.landmarks_projector.",
     "model.global_landmarks_projector.",
     "model.landmarks_cross_attn.",
 )
-
-
-def _expected_tensors(src: TinyCheckpoint) -> dict[str, torch.Tensor]:
-    """What the serving folder must hold, read straight from the three source folders."""
-    released = read_weights(src.facellava)
-    expected = {
-        name: value
-        for name, value in released.items()
-        if not name.endswith("rotary_emb.inv_freq")
-        and not name.startswith((IMAGE_TOWER_PREFIX, VIDEO_TOWER_PREFIX))
-    }
-    for prefix, folder in ((IMAGE_TOWER_PREFIX, src.image_tower), (VIDEO_TOWER_PREFIX, src.video_tower)):
-        tower = read_weights(folder)
-        expected |= {
-            prefix + k.removeprefix("vision_model."): v
-            for k, v in tower.items()
-            if k.startswith("vision_model.")
-        }
-    return expected
 
 
 def _assert_same(out: Path, expected: dict[str, torch.Tensor]) -> None:
@@ -71,7 +54,7 @@ def test_round_trip_keeps_every_tensor(
         shards = set(json.loads(index.read_text())["weight_map"].values())
         assert len(shards) > 1, "the variant must really be sharded"
     report = convert(src.facellava, src.image_tower, src.video_tower, tmp_path / "out")
-    _assert_same(tmp_path / "out", _expected_tensors(src))
+    _assert_same(tmp_path / "out", expected_serving_tensors(src))
     assert report.landmark_conditioning == "on"
     assert report.output_files == ["model.safetensors"]
     config = FaceLlavaConfig.from_pretrained(tmp_path / "out")
@@ -94,13 +77,13 @@ def test_sharded_output_respects_the_shard_size(tiny: TinyCheckpoint, tmp_path: 
         payload = sum(converted[n].numel() * converted[n].element_size() for n in names)
         assert payload <= limit or len(names) == 1
     assert index["metadata"]["total_size"] == sum(t.numel() * t.element_size() for t in converted.values())
-    _assert_same(tmp_path / "out", _expected_tensors(tiny))
+    _assert_same(tmp_path / "out", expected_serving_tensors(tiny))
 
 
 def test_dtype_option_casts_floating_tensors(tiny: TinyCheckpoint, tmp_path: Path) -> None:
     convert(tiny.facellava, tiny.image_tower, tiny.video_tower, tmp_path / "out", dtype="bfloat16")
     converted = read_weights(tmp_path / "out")
-    for name, value in _expected_tensors(tiny).items():
+    for name, value in expected_serving_tensors(tiny).items():
         assert converted[name].dtype == torch.bfloat16
         assert torch.equal(converted[name], value.to(torch.bfloat16)), name
     assert FaceLlavaConfig.from_pretrained(tmp_path / "out").dtype == torch.bfloat16
@@ -173,7 +156,7 @@ def test_missing_landmark_modules_turn_conditioning_off(
     assert any("landmark conditioning turned off" in r.getMessage() for r in caplog.records)
     assert report.warnings
     assert FaceLlavaConfig.from_pretrained(tmp_path / "out").landmark_conditioning == "off"
-    _assert_same(tmp_path / "out", _expected_tensors(src))
+    _assert_same(tmp_path / "out", expected_serving_tensors(src))
     with pytest.raises(ConversionError, match="landmark conditioning 'on' needs every landmark tensor"):
         convert(
             src.facellava, src.image_tower, src.video_tower, tmp_path / "forced", landmark_conditioning="on"
@@ -205,7 +188,7 @@ def test_off_keeps_complete_landmark_weights_for_a_later_override(
     )
     assert report.landmark_conditioning == "off"
     assert FaceLlavaConfig.from_pretrained(tmp_path / "out").landmark_conditioning == "off"
-    _assert_same(tmp_path / "out", _expected_tensors(tiny))
+    _assert_same(tmp_path / "out", expected_serving_tensors(tiny))
 
 
 @pytest.mark.parametrize("landmark_config", ["linear", "absent"])
@@ -222,7 +205,7 @@ def test_linear_landmark_projector_and_the_official_fallback(
     assert report.landmark_conditioning == "on"
     converted = read_weights(tmp_path / "out")
     assert converted["model.landmarks_projector.weight"].shape == (released["hidden_size"], 136)
-    _assert_same(tmp_path / "out", _expected_tensors(src))
+    _assert_same(tmp_path / "out", expected_serving_tensors(src))
 
 
 def test_embedded_copy_in_a_narrower_dtype_is_accepted_when_it_is_the_rounded_tower(

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from common.tasks import CELEBA_ATTRIBUTES
-from service.tasks.parsers import parse_answer
+from common.tasks import ACTION_UNIT_NAMES, CELEBA_ATTRIBUTES, EXPRESSION_EXTRA_LABELS, EXPRESSION_LABELS
+from service.tasks.parsers import attributes, expression, parse_answer
 
 
 def labels(task: str, text: str) -> list[str]:
@@ -159,3 +159,12 @@ def test_woman_is_not_male():
 def test_gibberish_is_uncertain(task):
     parsed = parse_answer(task, "zq vlorp 3f frazzle xxyyzz</s>")
     assert parsed.uncertain and parsed.labels == []
+
+
+def test_parsers_cover_exactly_the_vocabularies():
+    assert {label for label, _ in expression._PATTERNS} == set(EXPRESSION_LABELS) | set(
+        EXPRESSION_EXTRA_LABELS
+    )
+    assert {label for label, _ in attributes._PATTERNS + attributes._NO_BEARD} == set(CELEBA_ATTRIBUTES)
+    every_au = " ".join(f"AU{number}" for number in ACTION_UNIT_NAMES)
+    assert labels("action_units", every_au) == [f"AU{number}" for number in ACTION_UNIT_NAMES]

@@ -1,12 +1,11 @@
-"""Face-LLaVA through the REAL vLLM engine (CPU build, float32) computes what the official implementation
-computed.
+"""Face-LLaVA through the REAL vLLM engine (CPU build, float32) computes what the official code computed.
 
 Starting from the oracle's raw inputs (256 px crop PNG, 8 frame PNGs, landmark pixel arrays) and the official
 prompt ids, all four cases (image/video x without/with landmarks) run in ONE generate call, so the engine
-batches them (the two images share one vision batch, one with and one without landmarks). Logits are read
-through vLLM's own logprobs path with `logprobs_mode="raw_logits"` and `logprobs` = the vocabulary size: the
-entry of generated step k holds the raw logits of every token at that step, step 0 being the last prompt
-position (prefill).
+batches them across requests (traced once: the two videos shared one vision batch, one item with landmarks and
+one without). Logits are read through vLLM's own logprobs path with `logprobs_mode="raw_logits"` and
+`logprobs` = the vocabulary size: the entry of generated step k holds the raw logits of every token at that
+step, step 0 being the last prompt position (prefill).
 """
 
 from __future__ import annotations

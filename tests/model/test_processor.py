@@ -222,5 +222,9 @@ def test_partial_cache_hit_processes_only_the_missing_items_landmarks(processor,
 
     run([crop, crop.rotate(90)])
     result = run([crop, other])
-    assert torch.equal(_field(result, "image", LANDMARKS_IMAGES_KEY, 0), torch.tensor(first, dtype=torch.float32))
-    assert torch.equal(_field(result, "image", LANDMARKS_IMAGES_KEY, 1), torch.tensor(second, dtype=torch.float32))
+    assert torch.equal(
+        _field(result, "image", LANDMARKS_IMAGES_KEY, 0), torch.tensor(first, dtype=torch.float32)
+    )
+    assert torch.equal(
+        _field(result, "image", LANDMARKS_IMAGES_KEY, 1), torch.tensor(second, dtype=torch.float32)
+    )

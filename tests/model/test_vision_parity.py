@@ -21,6 +21,7 @@ from transformers.activations import ACT2FN
 from model.config import FaceLlavaConfig
 from model.landmark_modules import CROSS_ATTN_BRANCH_SCALE, LANDMARK_FEATURES, NUM_LANDMARKS
 from model.projector import build_mm_projector
+from model.released_config import read_tower_config
 from model.towers import activation_by_name
 from model.transforms import image_to_pixels, video_to_pixels
 from model.vision_encoder import LANDMARK_CROP_PIXELS, LANDMARK_MODULE_NAMES, FaceLlavaVision
@@ -29,19 +30,6 @@ ORACLE = Path(os.environ.get("FACELLAVA_ORACLE", "/work/shared/fixtures/official
 EXPECTED = ORACLE / "expected"
 FEATURE_TOLERANCE = 1e-5  # relative to the reference's max magnitude (the official run itself moves ~1e-7)
 
-_TOWER_FIELDS = (
-    "hidden_size",
-    "intermediate_size",
-    "num_hidden_layers",
-    "num_attention_heads",
-    "num_channels",
-    "image_size",
-    "patch_size",
-    "hidden_act",
-    "layer_norm_eps",
-    "add_time_attn",
-    "num_frames",
-)
 _FACELLAVA_FIELDS = (
     "mm_hidden_size",
     "mm_projector_type",
@@ -60,8 +48,8 @@ def _folder(prefix: str) -> Path:
 
 
 def _tower_config(prefix: str) -> dict:
-    vision = json.loads((_folder(prefix) / "config.json").read_text())["vision_config"]
-    return {k: vision[k] for k in _TOWER_FIELDS if k in vision}
+    """The tower's config as the converter reads it from the download (the same checked fields)."""
+    return read_tower_config(_folder(prefix), video=prefix == _TOWER_FOLDERS["video_tower"])[0]
 
 
 def oracle_config(**overrides) -> FaceLlavaConfig:

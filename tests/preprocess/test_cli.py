@@ -67,6 +67,13 @@ def test_refusals_print_their_code_and_exit_status(files: Path, name: str, code:
     assert captured.err.startswith(f"{code}: ") and captured.out == ""
 
 
+def test_bad_option_values_are_usage_errors(files: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as usage:
+        faces_main([str(files / "face.jpg"), "--max-faces", "0"])
+    assert usage.value.code == 2
+    assert "must be 1 or more" in capsys.readouterr().err
+
+
 def test_missing_file(files: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert faces_main([str(files / "absent.jpg")]) == 2
     assert "cannot read" in capsys.readouterr().err

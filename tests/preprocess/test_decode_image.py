@@ -146,3 +146,11 @@ def test_decode_timeout_applies_to_images(astronaut_jpeg: bytes) -> None:
     with pytest.raises(PreprocessError) as refusal:
         run(astronaut_jpeg, limits=PreprocessLimits(decode_timeout_s=1e-9))
     assert refusal.value.code == "decode_timeout"
+
+
+def test_multi_picture_jpeg_from_a_phone_gives_its_first_picture() -> None:
+    first = Image.fromarray(astronaut())
+    buffer = io.BytesIO()
+    first.save(buffer, "MPO", save_all=True, append_images=[Image.fromarray(255 - astronaut())])
+    rgb = decode_image(buffer.getvalue(), "jpeg", LIMITS)
+    assert np.abs(rgb.astype(int) - astronaut()).mean() < 10

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
+from service.preprocess.pipeline import _filled_track
 from service.preprocess.track import fill_gaps, link
-from service.preprocess.types import NUM_VIDEO_FRAMES, VideoResult
+from service.preprocess.types import NUM_VIDEO_FRAMES, PreprocessOptions, VideoResult
 
 from .conftest import run
-from .media import canvas_with_face, encode_clip
+from .media import canvas_with_face, encode_clip, encode_image
 
 
 def _box(x: float, y: float, side: float = 50) -> tuple[float, float, float, float]:
@@ -74,6 +76,7 @@ def test_face_appearing_halfway_is_filled_in_and_flagged(halfway_clip: bytes) ->
     assert [f.interpolated for f in track.faces] == [True] * 4 + [False] * 4
     assert all(f.score == 0.0 for f in track.faces[:4])
     assert all(np.allclose(f.box, track.faces[4].box) for f in track.faces[:4])  # nearest detection repeated
+    assert all(np.allclose(f.landmarks, track.faces[4].landmarks) for f in track.faces[:4])  # no face to mesh
     assert 4 <= track.best_frame <= 7
     assert track.crops.shape == (8, 256, 256, 3)
 
@@ -99,3 +102,21 @@ def test_face_free_video_has_no_tracks() -> None:
     result = run(encode_clip(lambda i, n: np.full((240, 320, 3), 40 + i, np.uint8), 10))
     assert result.tracks == []
     assert all(f.faces == [] for f in result.frames)
+
+
+def test_a_missed_face_is_meshed_where_the_track_says_it_is() -> None:
+    """Frame 1's face is tilted and its detection withheld: the filled-in landmarks come from FaceMesh on the
+    interpolated box (the eye line is tilted), not from interpolating the upright neighbours."""
+    upright = canvas_with_face(640, 480, 300, 170, 90)
+    tilt = cv2.getRotationMatrix2D((320, 240), 15, 1.0)
+    pictures = [upright, cv2.warpAffine(upright, tilt, (640, 480)), upright]
+    options = PreprocessOptions()
+    timings: dict[str, float] = {}
+    found = [run(encode_image(picture, "PNG")).faces[0] for picture in (upright, upright)]
+    track = _filled_track(0, [found[0], None, found[1]], pictures, options, timings)
+    filled = track.faces[1]
+    assert filled.interpolated and filled.score == 0.0
+    eyes = filled.landmarks[[36, 45]]
+    angle = np.degrees(np.arctan2(eyes[1, 1] - eyes[0, 1], eyes[1, 0] - eyes[0, 0]))
+    assert -25 < angle < -5
+    assert track.presence == pytest.approx(2 / 3) and track.faces[0] is found[0]
