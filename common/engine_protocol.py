@@ -14,7 +14,8 @@ Request shape (POST /v1/chat/completions):
         LANDMARKS_IMAGES_KEY: [[[x, y] * LANDMARK_POINTS]] one entry per image, in prompt order
         LANDMARKS_VIDEOS_KEY: [[[[x, y] * LANDMARK_POINTS] * FRAMES_PER_VIDEO]] one entry per video
     Coordinates are pixels of the CROP_SIZE x CROP_SIZE face crop (iBUG-68 order). Values must be finite and
-    inside LANDMARK_RANGE_PX; a wrong shape, count or value is an HTTP 400 naming the problem.
+    inside LANDMARK_RANGE_PX; a wrong shape, count or value is an HTTP 400 naming the problem. A request
+    without media runs no multimodal processor in vLLM, so landmarks sent with it are not checked or used.
 
 Landmark conditioning: whether the model uses landmarks at all is fixed per engine (`landmark_conditioning` in
 the served config.json, "on" or "off", overridable at start with `--hf-overrides '{"landmark_conditioning":

@@ -54,7 +54,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if owns_pool:
-            services.preprocessor = await asyncio.to_thread(start_pool, settings)
+            pool = await asyncio.to_thread(start_pool, settings)
+            # Load the face models in every worker before serving, so the first requests do not pay for it.
+            await pool.warm_up()
+            services.preprocessor = pool
         log.info(
             "gateway started", extra={"engine_url": settings.engine_url, "auth": bool(settings.accepted_keys)}
         )

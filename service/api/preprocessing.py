@@ -5,12 +5,15 @@ Typed as a Protocol so unit tests can inject a fake; the real one is service.pre
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from service.api.errors import ApiError
 from service.api.settings import Settings
 from service.preprocess.errors import ERRORS
 from service.preprocess.types import ImageResult, PreprocessError, PreprocessOptions, VideoResult
+
+if TYPE_CHECKING:
+    from service.preprocess.pool import PreprocessPool
 
 # Where the API's contract differs from the preprocessing table: overload is 429 (like our in-flight bound),
 # and a worker killed by an input is that input's fault, not a server error.
@@ -27,7 +30,7 @@ class Preprocessor(Protocol):
     def close(self) -> None: ...
 
 
-def start_pool(settings: Settings) -> Preprocessor:
+def start_pool(settings: Settings) -> PreprocessPool:
     from service.preprocess.pool import PreprocessPool
 
     return PreprocessPool(settings.preprocess_workers, settings.preprocess_queue)

@@ -99,10 +99,11 @@ def _decode(container: av.container.InputContainer, limits: PreprocessLimits, de
         duration = len(pts) / fps if fps else 0.0
         if len(frames) < len(set(targets)):
             raise fail("corrupt_media", "the video's frames cannot be decoded consistently")
+    shown_height, shown_width = frames[targets[0]].shape[:2]  # after the display rotation
     return DecodedVideo(
         frames=[frames[t] for t in targets], indices=indices,
         times=[round((t - pts[0]) * time_base, 6) for t in targets], frame_count=len(pts), fps=fps,
-        duration=duration, width=width, height=height, codec=codec)
+        duration=duration, width=shown_width, height=shown_height, codec=codec)
 
 
 def _check_length(seconds: float, frames: int, limits: PreprocessLimits) -> None:
@@ -153,8 +154,16 @@ def _decode_at(container: av.container.InputContainer, stream: av.VideoStream, t
         if frame is None:
             break
         position = frame.pts
-        out[target] = frame.to_ndarray(format="rgb24")
+        out[target] = _upright(frame)
     return out
+
+
+def _upright(frame: av.VideoFrame) -> np.ndarray:
+    """RGB pixels as the clip is meant to be shown: phones store portrait video sideways with a display
+    matrix (frame.rotation, degrees counter-clockwise), and a sideways face is missed by the detector."""
+    rgb = frame.to_ndarray(format="rgb24")
+    turns = round(frame.rotation / 90) % 4
+    return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
 
 
 def _next_frame_at(frames: Iterator[av.VideoFrame], target: int, deadline: Deadline) -> av.VideoFrame | None:

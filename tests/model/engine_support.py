@@ -21,13 +21,11 @@ import numpy as np
 from PIL import Image
 
 from common.engine_command import engine_command
-from common.engine_protocol import ENGINE_ENV, FRAMES_PER_VIDEO
+from common.engine_protocol import ENGINE_ENV
 from model.config import FaceLlavaConfig
 
 ORACLE = Path(
-    os.environ.get(
-        "FACELLAVA_ORACLE", Path(__file__).resolve().parents[3] / "shared/fixtures/official-tiny-A"
-    )
+    os.environ.get("FACELLAVA_ORACLE", Path(__file__).resolve().parents[3] / "shared/fixtures/official-tiny-A")
 )
 EXPECTED = ORACLE / "expected"
 OFFICIAL_PLACEHOLDER = -200  # IMAGE_TOKEN_INDEX in the official input ids
@@ -54,13 +52,9 @@ class Oracle:
         return Image.open(self.expected / "image_crop_256.png").convert("RGB")
 
     def video_frames(self) -> np.ndarray:
-        """The 8 decoded frames of the official clip (uint8 [T, H, W, 3])."""
-        return np.stack(
-            [
-                np.asarray(Image.open(self.expected / f"video_frame_{i}_256.png").convert("RGB"))
-                for i in range(FRAMES_PER_VIDEO)
-            ]
-        )
+        """The decoded frames of the official clip, in order (uint8 [T, H, W, 3])."""
+        paths = sorted(self.expected.glob("video_frame_*_256.png"), key=lambda p: int(p.name.split("_")[2]))
+        return np.stack([np.asarray(Image.open(path).convert("RGB")) for path in paths])
 
     def landmarks_px(self, kind: str) -> list:
         return self.array(f"{kind}_landmarks_px").tolist()

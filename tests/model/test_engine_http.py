@@ -15,6 +15,7 @@ import base64
 import io
 import json
 import math
+import re
 import tempfile
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from PIL import Image
 from common.engine_protocol import (
     FRAMES_PER_VIDEO,
     INFO_PATH,
+    LANDMARK_POINTS,
     LANDMARKS_IMAGES_KEY,
     LANDMARKS_VIDEOS_KEY,
     EngineInfo,
@@ -59,9 +61,7 @@ def ffv1_video_url(frames: np.ndarray) -> str:
     """FFV1 in Matroska, the gateway's transport: lossless, decoded by vLLM's OpenCV loader."""
     with tempfile.NamedTemporaryFile(suffix=".mkv") as file:
         height, width = frames.shape[1:3]
-        writer = cv2.VideoWriter(
-            file.name, cv2.CAP_FFMPEG, cv2.VideoWriter_fourcc(*"FFV1"), 8.0, (width, height)
-        )
+        writer = cv2.VideoWriter(file.name, cv2.CAP_FFMPEG, cv2.VideoWriter_fourcc(*"FFV1"), 8.0, (width, height))
         for frame in frames:
             writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
         writer.release()
@@ -126,15 +126,11 @@ def test_chat_builds_official_ids_and_answers_officially(
     response = post_chat(engine_server, body)
     assert response.status_code == 200, response.text
     result = response.json()
-    assert result["prompt_token_ids"] == served_ids(
-        oracle.official_ids(kind, landmarks), kind, serving_config
-    )
+    assert result["prompt_token_ids"] == served_ids(oracle.official_ids(kind, landmarks), kind, serving_config)
     assert result["choices"][0]["token_ids"] == expected_answer
 
 
-def test_info_reports_landmark_mode_and_revision(
-    engine_server: EngineServer, serving_config: FaceLlavaConfig
-):
+def test_info_reports_landmark_mode_and_revision(engine_server: EngineServer, serving_config: FaceLlavaConfig):
     response = httpx.get(f"{engine_server.base_url}{INFO_PATH}", timeout=REQUEST_TIMEOUT_S)
     assert response.status_code == 200, response.text
     info = EngineInfo.model_validate(response.json())
@@ -157,7 +153,10 @@ def _set(value: float):
 
 
 BAD_IMAGE_REQUESTS = {
-    "landmarks 67 points": (lambda o: _image_landmarks(o, lambda a: a[:67]), r"must have shape \[68, 2\]"),
+    "landmarks one point short": (
+        lambda o: _image_landmarks(o, lambda a: a[:-1]),
+        re.escape(f"must have shape [{LANDMARK_POINTS}, 2]"),
+    ),
     "landmarks NaN": (lambda o: _image_landmarks(o, _set(math.nan)), "NaN or infinite"),
     "landmarks out of range": (lambda o: _image_landmarks(o, _set(1e5)), "must lie in"),
     "landmarks for two images": (
@@ -169,9 +168,7 @@ BAD_IMAGE_REQUESTS = {
 
 
 @pytest.mark.parametrize("case", list(BAD_IMAGE_REQUESTS))
-def test_bad_landmarks_are_400_and_engine_keeps_serving(
-    engine_server: EngineServer, oracle: Oracle, case: str
-):
+def test_bad_landmarks_are_400_and_engine_keeps_serving(engine_server: EngineServer, oracle: Oracle, case: str):
     make_kwargs, message = BAD_IMAGE_REQUESTS[case]
     body = chat_body(
         image_part(image_url(oracle.image_crop())), oracle.question("image"), mm_kwargs=make_kwargs(oracle)
@@ -184,9 +181,7 @@ def test_bad_landmarks_are_400_and_engine_keeps_serving(
 
 def test_seven_frames_are_400(engine_server: EngineServer, oracle: Oracle):
     frames = oracle.video_frames()[: FRAMES_PER_VIDEO - 1]
-    response = post_chat(
-        engine_server, chat_body(video_part(png_list_video_url(frames)), oracle.question("video"))
-    )
+    response = post_chat(engine_server, chat_body(video_part(png_list_video_url(frames)), oracle.question("video")))
     assert response.status_code == 400, response.text
     assert message_matches(response, f"has {FRAMES_PER_VIDEO - 1} frames")
     _assert_still_serving(engine_server, oracle)
@@ -201,8 +196,6 @@ def test_one_pixel_image_is_400(engine_server: EngineServer, oracle: Oracle):
 
 
 def message_matches(response: httpx.Response, pattern: str) -> bool:
-    import re
-
     return re.search(pattern, response.json()["error"]["message"]) is not None
 
 

@@ -8,6 +8,7 @@ ValueError (which the server turns into HTTP 400) before anything reaches the en
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +17,13 @@ import torch
 from engine_support import Oracle, engine_prompt_ids, served_ids
 from PIL import Image
 
-from common.engine_protocol import FRAMES_PER_VIDEO, LANDMARKS_IMAGES_KEY, LANDMARKS_VIDEOS_KEY
+from common.engine_protocol import FRAMES_PER_VIDEO, LANDMARK_POINTS, LANDMARKS_IMAGES_KEY, LANDMARKS_VIDEOS_KEY
 from model.config import FaceLlavaConfig
 from model.processing import MIN_MEDIA_SIDE_PX, given_key
 
 PIXEL_TOLERANCE = 1e-4
+IMAGE_SHAPE = re.escape(f"must have shape [{LANDMARK_POINTS}, 2]")
+VIDEO_SHAPE = re.escape(f"must have shape [{FRAMES_PER_VIDEO}, {LANDMARK_POINTS}, 2]")
 
 
 @pytest.fixture(scope="module")
@@ -30,9 +33,7 @@ def processor(serving_dir: Path):
     from vllm.plugins import load_general_plugins
 
     load_general_plugins()
-    model_config = ModelConfig(
-        model=str(serving_dir), dtype="float32", limit_mm_per_prompt={"image": 2, "video": 2}
-    )
+    model_config = ModelConfig(model=str(serving_dir), dtype="float32", limit_mm_per_prompt={"image": 2, "video": 2})
     return MULTIMODAL_REGISTRY.create_processor(model_config)
 
 
@@ -46,9 +47,7 @@ def _field(result, modality: str, key: str, index: int = 0) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("kind", ["image", "video"])
-def test_official_ids_around_visual_positions(
-    processor, oracle: Oracle, serving_config: FaceLlavaConfig, kind: str
-):
+def test_official_ids_around_visual_positions(processor, oracle: Oracle, serving_config: FaceLlavaConfig, kind: str):
     official = oracle.official_ids(kind, landmarks=False)
     media = oracle.image_crop() if kind == "image" else oracle.video_frames()
     result = _process(processor, engine_prompt_ids(official, kind, serving_config), {kind: media})
@@ -56,9 +55,7 @@ def test_official_ids_around_visual_positions(
     (placeholder,) = result["mm_placeholders"][kind]
     frames = 1 if kind == "image" else FRAMES_PER_VIDEO
     embeds = placeholder.is_embed.sum().item() if placeholder.is_embed is not None else placeholder.length
-    expected_rows = sum(
-        1 for t in served_ids(official, kind, serving_config) if t >= serving_config.image_token_id
-    )
+    expected_rows = sum(1 for t in served_ids(official, kind, serving_config) if t >= serving_config.image_token_id)
     assert embeds == expected_rows
     assert expected_rows % frames == 0
 
@@ -76,16 +73,12 @@ def test_video_pixels_equal_official(processor, oracle: Oracle, serving_config: 
     ids = engine_prompt_ids(oracle.official_ids("video", False), "video", serving_config)
     result = _process(processor, ids, {"video": oracle.video_frames()})
     pixels = _field(result, "video", "pixel_values_videos")  # [T, 3, S, S]
-    reference = torch.from_numpy(oracle.array("video_pixel_values")[0]).permute(
-        1, 0, 2, 3
-    )  # official [3, T, S, S]
+    reference = torch.from_numpy(oracle.array("video_pixel_values")[0]).permute(1, 0, 2, 3)  # official [3, T, S, S]
     assert (pixels - reference).abs().max().item() < PIXEL_TOLERANCE
 
 
 @pytest.mark.parametrize("kind", ["image", "video"])
-def test_landmarks_ride_along_as_float32_pixels(
-    processor, oracle: Oracle, serving_config: FaceLlavaConfig, kind: str
-):
+def test_landmarks_ride_along_as_float32_pixels(processor, oracle: Oracle, serving_config: FaceLlavaConfig, kind: str):
     ids = engine_prompt_ids(oracle.official_ids(kind, True), kind, serving_config)
     media = oracle.image_crop() if kind == "image" else oracle.video_frames()
     key = LANDMARKS_IMAGES_KEY if kind == "image" else LANDMARKS_VIDEOS_KEY
@@ -104,17 +97,11 @@ def test_two_images_get_their_own_landmarks(processor, oracle: Oracle, serving_c
     ids = [*ids, serving_config.image_token_id]
     first = oracle.landmarks_px("image")
     second = (np.asarray(first) + 1.0).tolist()
-    result = _process(
-        processor, ids, {"image": [oracle.image_crop()] * 2}, {LANDMARKS_IMAGES_KEY: [first, second]}
-    )
-    assert torch.equal(
-        _field(result, "image", LANDMARKS_IMAGES_KEY, 1), torch.tensor(second, dtype=torch.float32)
-    )
+    result = _process(processor, ids, {"image": [oracle.image_crop()] * 2}, {LANDMARKS_IMAGES_KEY: [first, second]})
+    assert torch.equal(_field(result, "image", LANDMARKS_IMAGES_KEY, 1), torch.tensor(second, dtype=torch.float32))
 
 
-def _bad(
-    processor, oracle: Oracle, config: FaceLlavaConfig, kind: str, media, kwargs: dict, match: str
-) -> None:
+def _bad(processor, oracle: Oracle, config: FaceLlavaConfig, kind: str, media, kwargs: dict, match: str) -> None:
     ids = engine_prompt_ids(oracle.official_ids(kind, False), kind, config)
     with pytest.raises(ValueError, match=match):
         _process(processor, ids, {kind: media}, kwargs)
@@ -146,15 +133,15 @@ def test_bad_landmark_values_refused(processor, oracle, serving_config, kind, va
 @pytest.mark.parametrize(
     ("kind", "landmarks", "match"),
     [
-        ("image", lambda lm: [lm[:67]], r"must have shape \[68, 2\]"),
-        ("image", lambda lm: [[[*row, 0.0] for row in lm]], r"must have shape \[68, 2\]"),
+        ("image", lambda lm: [lm[:-1]], IMAGE_SHAPE),
+        ("image", lambda lm: [[[*row, 0.0] for row in lm]], IMAGE_SHAPE),
         ("image", lambda lm: [lm, lm], "has 2 entries but the prompt has 1"),
         ("image", lambda lm: [], "has 0 entries but the prompt has 1"),
         ("image", lambda lm: "not a list", "must be a list"),
-        ("image", lambda lm: [[["a", "b"]] * 68], "numeric array"),
+        ("image", lambda lm: [[["a", "b"]] * LANDMARK_POINTS], "numeric array"),
         ("image", lambda lm: [[[1.0, 2.0], [3.0], *lm[2:]]], "numeric array"),
-        ("video", lambda lm: [lm[:7]], r"must have shape \[8, 68, 2\]"),
-        ("video", lambda lm: [lm[0]], r"must have shape \[8, 68, 2\]"),
+        ("video", lambda lm: [lm[:-1]], VIDEO_SHAPE),
+        ("video", lambda lm: [lm[0]], VIDEO_SHAPE),
     ],
 )
 def test_bad_landmark_shapes_refused(processor, oracle, serving_config, kind, landmarks, match):
@@ -166,9 +153,7 @@ def test_bad_landmark_shapes_refused(processor, oracle, serving_config, kind, la
 def test_landmarks_without_their_media_refused(processor, oracle, serving_config):
     media = oracle.image_crop()
     kwargs = {LANDMARKS_VIDEOS_KEY: [oracle.landmarks_px("video")]}
-    _bad(
-        processor, oracle, serving_config, "image", media, kwargs, "has 1 entries but the prompt has 0 video"
-    )
+    _bad(processor, oracle, serving_config, "image", media, kwargs, "has 1 entries but the prompt has 0 video")
 
 
 def test_unknown_processor_kwarg_refused(processor, oracle, serving_config):
@@ -222,9 +207,5 @@ def test_partial_cache_hit_processes_only_the_missing_items_landmarks(processor,
 
     run([crop, crop.rotate(90)])
     result = run([crop, other])
-    assert torch.equal(
-        _field(result, "image", LANDMARKS_IMAGES_KEY, 0), torch.tensor(first, dtype=torch.float32)
-    )
-    assert torch.equal(
-        _field(result, "image", LANDMARKS_IMAGES_KEY, 1), torch.tensor(second, dtype=torch.float32)
-    )
+    assert torch.equal(_field(result, "image", LANDMARKS_IMAGES_KEY, 0), torch.tensor(first, dtype=torch.float32))
+    assert torch.equal(_field(result, "image", LANDMARKS_IMAGES_KEY, 1), torch.tensor(second, dtype=torch.float32))

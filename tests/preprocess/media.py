@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import struct
 from collections.abc import Callable
 from functools import cache
 
@@ -97,3 +98,16 @@ def _add_silence(out: av.container.OutputContainer, seconds: float) -> None:
         frame.sample_rate = 16000
         out.mux(stream.encode(frame))
     out.mux(stream.encode(None))
+
+
+def with_display_rotation(mp4: bytes, rotation: int) -> bytes:
+    """The mp4 with its video track's display matrix set the way phones mark portrait clips (rotation in
+    degrees counter-clockwise, as FFmpeg reports it; +-90 only). PyAV cannot write one, so the matrix in the
+    track header (tkhd) is patched; the movie header (mvhd) before it keeps the identity."""
+    identity = struct.pack(">9i", 0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000)
+    sign = 1 if rotation == 90 else -1
+    turned = struct.pack(">9i", 0, -sign * 0x10000, 0, sign * 0x10000, 0, 0, 0, 0, 0x40000000)
+    data = bytearray(mp4)
+    at = data.index(identity, data.index(b"tkhd"))
+    data[at: at + len(identity)] = turned
+    return bytes(data)

@@ -16,7 +16,7 @@ from service.preprocess.sniff import sniff
 from service.preprocess.types import PreprocessError
 
 from .conftest import run
-from .media import audio_only, encode_clip, moving_face
+from .media import audio_only, encode_clip, moving_face, with_display_rotation
 
 FRAMES = 45
 SOURCE = moving_face()
@@ -146,3 +146,18 @@ def test_video_is_opened_from_memory_with_the_sniffed_container(moving_clip: byt
     with av.open(io.BytesIO(moving_clip)) as container:
         assert "mp4" in container.format.name
         assert container.streams.video[0].frames == FRAMES
+
+
+@pytest.mark.parametrize("rotation", [90, -90])
+def test_portrait_phone_clip_is_turned_upright(rotation: int) -> None:
+    """Frames stored sideways with a display matrix come back as they are meant to be shown."""
+    def stored(i: int, n: int) -> np.ndarray:
+        return np.ascontiguousarray(np.rot90(SOURCE(i, n), -rotation // 90))
+
+    clip = with_display_rotation(encode_clip(stored, FRAMES, gop=8), rotation)
+    with av.open(io.BytesIO(clip)) as container:
+        assert next(container.decode(video=0)).rotation == rotation  # the patched matrix is what phones write
+    video = _decode(clip)
+    assert (video.width, video.height) == (640, 480)
+    assert [_closest_source_frame(frame, FRAMES) for frame in video.frames] == video.indices
+    assert len(run(clip).tracks) == 1
