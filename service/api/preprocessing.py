@@ -9,15 +9,11 @@ from typing import TYPE_CHECKING, Protocol
 
 from service.api.errors import ApiError
 from service.api.settings import Settings
-from service.preprocess.errors import ERRORS
+from service.preprocess.errors import http_status
 from service.preprocess.types import ImageResult, PreprocessError, PreprocessOptions, VideoResult
 
 if TYPE_CHECKING:
     from service.preprocess.pool import PreprocessPool
-
-# Where the API's contract differs from the preprocessing table: overload is 429 (like our in-flight bound),
-# and a worker killed by an input is that input's fault, not a server error.
-_STATUS_OVERRIDES = {"busy": 429, "worker_crashed": 422}
 
 
 class Preprocessor(Protocol):
@@ -47,9 +43,7 @@ async def run_preprocess(
     try:
         return await preprocessor.submit(data, options, filename)
     except PreprocessError as exc:
-        status = _STATUS_OVERRIDES.get(exc.code) or (
-            ERRORS[exc.code].http_status if exc.code in ERRORS else 500
-        )
+        status = http_status(exc.code)
         retry_after = settings.retry_after_s if status in (429, 503) else None
         raise ApiError(status, exc.code, exc.message, retry_after=retry_after) from exc
 

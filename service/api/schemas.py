@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from common.tasks import TaskName
+from service.preprocess import schema as faces_schema
 from service.tasks.prompts import PROMPT_VARIANTS
 
 SCHEMA_VERSION = "1"
@@ -84,16 +85,9 @@ class AnalyzeForm(BaseModel):
     seed: int | None = None
 
 
-class MediaOut(BaseModel):
-    type: Literal["image", "video"]
-    format: str
-    width: int
-    height: int
-    bytes: int
-    frame_count: int | None = None
-    fps: float | None = None
-    duration: float | None = Field(None, description="seconds")
-    codec: str | None = None
+class MediaOut(faces_schema.MediaOut):
+    """The media fields of `facellava faces`, plus which frames of a video the model saw."""
+
     sampled_frames: list[int] = Field(default_factory=list, description="frame indices the model saw (video)")
     sampled_times: list[float] = Field(default_factory=list, description="their timestamps in seconds")
 

@@ -19,7 +19,7 @@ import cv2
 import mediapipe as mp
 import numpy as np
 
-from service.preprocess.geometry import Box, clamp_box, iou
+from service.preprocess.geometry import Box, clamp_box, iou, short_side
 
 _MAX_DETECT_SIDE = 1920  # BlazeFace sees 128 or 192 px; larger inputs only cost copying
 _SAME_FACE_IOU = 0.3
@@ -80,14 +80,14 @@ class FaceDetector:
             rel = detection.location_data.relative_bounding_box
             box = clamp_box((rel.xmin * width, rel.ymin * height, (rel.xmin + rel.width) * width,
                              (rel.ymin + rel.height) * height), width, height)
-            if box[2] - box[0] >= 1 and box[3] - box[1] >= 1:
+            if short_side(box) >= 1:
                 found.append(Detection(box, float(detection.score[0])))
         return found
 
 
 def _all_large(found: list[Detection], rgb: np.ndarray) -> bool:
     limit = _LARGE_FACE * min(rgb.shape[:2])
-    return bool(found) and all(min(d.box[2] - d.box[0], d.box[3] - d.box[1]) >= limit for d in found)
+    return bool(found) and all(short_side(d.box) >= limit for d in found)
 
 
 def _shrink(rgb: np.ndarray) -> np.ndarray:

@@ -34,8 +34,10 @@ _SPECS = (
     ErrorSpec("decode_timeout", 422, 7, "decoding and analysis ran past the time limit"),
     ErrorSpec("no_face", 422, 8, "no face found (returned as an empty list, never raised by preprocess)"),
     ErrorSpec("face_too_small", 422, 9, "faces found, all smaller than min_face_px"),
-    ErrorSpec("busy", 503, 10, "the worker pool's bounded queue is full; retry later"),
-    ErrorSpec("worker_crashed", 500, 11, "the worker process died on this input; it has been replaced"),
+    # 429 like the gateway's own in-flight bound: the client should retry later, the server is fine.
+    ErrorSpec("busy", 429, 10, "the worker pool's bounded queue is full; retry later"),
+    # 422, not 500: the input killed the worker (a decoder bug it triggers); the server keeps serving.
+    ErrorSpec("worker_crashed", 422, 11, "the worker process died on this input; it has been replaced"),
     ErrorSpec("internal_error", 500, 12, "an unexpected failure (a bug) in the worker, which keeps serving"),
 )
 
@@ -50,7 +52,9 @@ def fail(code: str, message: str) -> PreprocessError:
 
 
 def http_status(code: str) -> int:
-    return ERRORS[code].http_status
+    """The HTTP status the gateway answers with; 500 for a code outside the table (a bug)."""
+    spec = ERRORS.get(code)
+    return spec.http_status if spec is not None else 500
 
 
 def exit_status(code: str) -> int:

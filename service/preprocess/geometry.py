@@ -15,6 +15,11 @@ def area(box: Box) -> float:
     return max(box[2] - box[0], 0.0) * max(box[3] - box[1], 0.0)
 
 
+def short_side(box: Box) -> float:
+    """The smaller of width and height: how large a face is for the size limits, whatever its aspect."""
+    return min(box[2] - box[0], box[3] - box[1])
+
+
 def iou(a: Box, b: Box) -> float:
     inter = area((max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])))
     union = area(a) + area(b) - inter

@@ -19,7 +19,7 @@ from service.preprocess.decode_image import decode_image
 from service.preprocess.decode_video import decode_video
 from service.preprocess.detect import Detection, FaceDetector
 from service.preprocess.errors import fail
-from service.preprocess.geometry import area
+from service.preprocess.geometry import area, short_side
 from service.preprocess.landmarks import MeshLandmarker
 from service.preprocess.limits import PreprocessLimits
 from service.preprocess.sniff import sniff
@@ -114,10 +114,9 @@ def _detect(rgb: np.ndarray, timings: dict[str, float], thorough: bool = False) 
 
 def _usable_per_frame(per_frame: list[list[Detection]], options: PreprocessOptions) -> list[list[Detection]]:
     """Drop faces under min_face_px; if that leaves nothing anywhere although faces were found, say so."""
-    kept = [[d for d in detections if min(d.box[2] - d.box[0], d.box[3] - d.box[1]) >= options.min_face_px]
-            for detections in per_frame]
+    kept = [[d for d in detections if short_side(d.box) >= options.min_face_px] for detections in per_frame]
     if any(per_frame) and not any(kept):
-        largest = max(min(d.box[2] - d.box[0], d.box[3] - d.box[1]) for ds in per_frame for d in ds)
+        largest = max(short_side(d.box) for ds in per_frame for d in ds)
         raise fail("face_too_small", f"the largest face found is {largest:.0f} px, under the minimum of "
                                      f"{options.min_face_px} px")
     return kept

@@ -5,7 +5,7 @@ process neither blocks the event loop nor takes the gateway down. Each worker se
 its own pipe. Every failure comes back as a PreprocessError: refusals from the pipeline as their own codes, a
 worker that dies as `worker_crashed`, one that stops answering (killed after the decode timeout plus a grace)
 as `decode_timeout`; in both cases the worker is replaced before it serves again. A full queue is refused at
-once with PoolBusy (HTTP 503) instead of letting latency grow without bound.
+once with PoolBusy (HTTP 429) instead of letting latency grow without bound.
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@ both use the same field names. Coordinates are image pixels, rounded to 0.01 px.
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 from service.preprocess.types import Face, ImageResult, MediaInfo, Track, VideoResult
@@ -11,14 +14,16 @@ _DECIMALS = 2
 
 
 class MediaOut(BaseModel):
-    type: str
+    """What the upload is, read from its header or container index (the API's media extends it)."""
+
+    type: Literal["image", "video"]
     format: str
     width: int
     height: int
     bytes: int
     frame_count: int | None = None
     fps: float | None = None
-    duration: float | None = None
+    duration: float | None = Field(None, description="seconds")
     codec: str | None = None
 
 
@@ -54,9 +59,7 @@ class VideoFacesOut(BaseModel):
 
 
 def media_out(media: MediaInfo) -> MediaOut:
-    return MediaOut(type=media.type, format=media.format, width=media.width, height=media.height,
-                    bytes=media.bytes, frame_count=media.frame_count, fps=media.fps, duration=media.duration,
-                    codec=media.codec)
+    return MediaOut.model_validate(dataclasses.asdict(media))  # the sampled frames are left out
 
 
 def face_out(face: Face) -> FaceOut:

@@ -28,11 +28,27 @@ def free_port() -> int:
 
 
 class ChildServer:
-    def __init__(self, argv: list[str], env: dict[str, str], log_path: Path, health_path: str) -> None:
-        self.argv, self.env, self.log_path, self.health_path = argv, env, log_path, health_path
+    """A server on 127.0.0.1:`port`, healthy when `health_path` answers 200 within `start_timeout_s`."""
+
+    def __init__(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        log_path: Path,
+        port: int,
+        health_path: str,
+        start_timeout_s: float,
+    ) -> None:
+        self.argv, self.env, self.log_path = argv, env, log_path
+        self.port, self.health_path, self.start_timeout_s = port, health_path, start_timeout_s
         self.process: subprocess.Popen | None = None
 
-    def start(self, url: str, timeout_s: float) -> None:
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start_and_wait(self) -> None:
+        """Start the process (on the same port as before, after a kill) and wait until it is healthy."""
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 self.argv,
@@ -42,18 +58,18 @@ class ChildServer:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + timeout_s
+        deadline = time.monotonic() + self.start_timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.argv[:3]} exited {self.process.returncode}:\n{self.log_tail()}")
             try:
-                if httpx.get(url + self.health_path, timeout=2).status_code == 200:
+                if httpx.get(self.url + self.health_path, timeout=2).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(1)
         self.kill()
-        raise RuntimeError(f"not healthy after {timeout_s:.0f} s:\n{self.log_tail()}")
+        raise RuntimeError(f"not healthy after {self.start_timeout_s:.0f} s:\n{self.log_tail()}")
 
     def kill(self) -> None:
         """SIGKILL the whole process group (vLLM's API server and its engine core) and reap it."""
@@ -77,37 +93,23 @@ class ChildServer:
 
 class Engine(ChildServer):
     def __init__(self, model_dir: Path, log_path: Path) -> None:
-        self.port = free_port()
+        port = free_port()
         argv = engine_command(
-            ENGINE_PYTHON, model_dir, port=self.port, max_model_len=3072, kv_cache_bytes=256 * 1024 * 1024
+            ENGINE_PYTHON, model_dir, port=port, max_model_len=3072, kv_cache_bytes=256 * 1024 * 1024
         )
-        super().__init__(argv, {**os.environ, **ENGINE_ENV}, log_path, "/health")
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start_and_wait(self) -> None:
-        self.start(self.url, timeout_s=900)
+        super().__init__(argv, {**os.environ, **ENGINE_ENV}, log_path, port, "/health", start_timeout_s=900)
 
 
 class Gateway(ChildServer):
     def __init__(self, engine_url: str, log_path: Path, **settings: str) -> None:
-        self.port = free_port()
+        port = free_port()
         env = {
             **os.environ,
             "FACELLAVA_ENGINE_URL": engine_url,
             **{f"FACELLAVA_{key.upper()}": value for key, value in settings.items()},
         }
-        argv = [sys.executable, "-m", "service.cli", "serve", "--port", str(self.port)]
-        super().__init__(argv, env, log_path, "/readyz")
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start_and_wait(self) -> None:
-        self.start(self.url, timeout_s=180)
+        argv = [sys.executable, "-m", "service.cli", "serve", "--port", str(port)]
+        super().__init__(argv, env, log_path, port, "/readyz", start_timeout_s=180)
 
 
 def build_tiny_model(out: Path) -> Path:

@@ -38,13 +38,21 @@ def preprocessor() -> FakePreprocessor:
     return FakePreprocessor()
 
 
-def _settings(engine: ThreadedServer, **overrides: object) -> Settings:
-    return Settings(**{"engine_url": engine.url, "engine_info_ttl_s": 0, **overrides})
+@pytest.fixture(scope="session")
+def gateway_settings(engine: ThreadedServer) -> Callable[..., Settings]:
+    """Settings for a test gateway: the fake engine, no caching of its info, and the given overrides."""
+
+    def settings(**overrides: object) -> Settings:
+        return Settings(**{"engine_url": engine.url, "engine_info_ttl_s": 0, **overrides})
+
+    return settings
 
 
 @pytest.fixture(scope="session")
-def _shared_gateway(engine: ThreadedServer, preprocessor: FakePreprocessor) -> Iterator[ThreadedServer]:
-    server = ThreadedServer(create_app(_settings(engine), preprocessor=preprocessor)).start()
+def _shared_gateway(
+    gateway_settings: Callable[..., Settings], preprocessor: FakePreprocessor
+) -> Iterator[ThreadedServer]:
+    server = ThreadedServer(create_app(gateway_settings(), preprocessor=preprocessor)).start()
     yield server
     server.stop()
 
@@ -57,13 +65,13 @@ def gateway(_shared_gateway: ThreadedServer, engine_state: FakeEngineState) -> I
 
 @pytest.fixture
 def start_gateway(
-    engine: ThreadedServer, engine_state: FakeEngineState, preprocessor: FakePreprocessor
+    gateway_settings: Callable[..., Settings], engine_state: FakeEngineState, preprocessor: FakePreprocessor
 ) -> Iterator[Callable[..., httpx.Client]]:
     """Start a gateway of its own with settings overrides; returns an httpx client bound to it."""
     started: list[tuple[ThreadedServer, httpx.Client]] = []
 
     def start(**overrides: object) -> httpx.Client:
-        server = ThreadedServer(create_app(_settings(engine, **overrides), preprocessor=preprocessor)).start()
+        server = ThreadedServer(create_app(gateway_settings(**overrides), preprocessor=preprocessor)).start()
         client = httpx.Client(base_url=server.url, timeout=30)
         started.append((server, client))
         return client

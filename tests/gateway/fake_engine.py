@@ -136,24 +136,20 @@ def _completion(body: dict[str, Any], text: str, tokens: list[dict[str, Any]]) -
 def _stream(body: dict[str, Any], tokens: list[dict[str, Any]]):
     created = int(time.time())
 
-    async def events():
-        for token in tokens:
-            chunk = {
-                "id": "chatcmpl-s",
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": MODEL,
-                "choices": [{"index": 0, "delta": {"content": token["token"]}, "finish_reason": None}],
-            }
-            yield f"data: {json.dumps(chunk)}\n\n"
-        final = {
+    def event(delta: dict[str, str], finish_reason: str | None) -> str:
+        chunk = {
             "id": "chatcmpl-s",
             "object": "chat.completion.chunk",
             "created": created,
             "model": MODEL,
-            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
         }
-        yield f"data: {json.dumps(final)}\n\n"
+        return f"data: {json.dumps(chunk)}\n\n"
+
+    async def events():
+        for token in tokens:
+            yield event({"content": token["token"]}, None)
+        yield event({}, "stop")
         yield "data: [DONE]\n\n"
 
     return StreamingResponse(events(), media_type="text/event-stream")

@@ -1,11 +1,13 @@
 """A stand-in for the preprocessing pool in unit tests: the "upload" is a small JSON description of what the
-real pool would find ({"kind": "image", "faces": 2} or {"kind": "video", "tracks": 1} or {"error": code}),
+real pool would find ({"kind": "image", "faces": 2} or {"kind": "video", "tracks": 1} or {"error": code},
+or {"bug": true} for an unexpected exception),
 so gateway tests control faces, tracks and refusals without decoding real media."""
 
 from __future__ import annotations
 
 import json
 
+import httpx
 import numpy as np
 
 from service.preprocess.errors import fail
@@ -24,6 +26,11 @@ from service.preprocess.types import (
 
 def describe(**spec: object) -> bytes:
     return json.dumps(spec).encode()
+
+
+def upload(client: httpx.Client, spec: bytes, **fields: str) -> httpx.Response:
+    """POST /analyze with a described upload as the multipart file and `fields` as form fields."""
+    return client.post("/analyze", files={"file": ("face.png", spec, "image/png")}, data=fields)
 
 
 def _face(seed: int, x: float) -> Face:
@@ -50,6 +57,8 @@ class FakePreprocessor:
             raise fail("unsupported_media", "not an image or video") from None
         if "error" in spec:
             raise fail(spec["error"], "refused by the fake preprocessor")
+        if "bug" in spec:  # an unexpected exception, as a bug in the gateway's own code would raise
+            raise RuntimeError("a bug")
         timings = {"decode": 0.001, "detect": 0.002, "landmarks": 0.003, "crop": 0.0005}
         if spec["kind"] == "image":
             faces = [_face(i, 10.0 + 150 * i) for i in range(spec.get("faces", 1))][: options.max_faces]

@@ -11,11 +11,7 @@ import pytest
 
 from common.tasks import CELEBA_ATTRIBUTES, EXPRESSION_LABELS
 from tests.gateway.fake_engine import tokens_of
-from tests.gateway.fake_preprocessor import describe
-
-
-def upload(client, spec: bytes, **fields):
-    return client.post("/analyze", files={"file": ("face.png", spec, "image/png")}, data=fields)
+from tests.gateway.fake_preprocessor import describe, upload
 
 
 def test_image_all_default_tasks(gateway, engine_state):
@@ -210,33 +206,38 @@ def test_invalid_options(gateway, fields, status, code):
         (describe(error="unsupported_media"), 415, "unsupported_media"),
         (describe(error="corrupt_media"), 422, "corrupt_media"),
         (describe(error="too_large"), 413, "too_large"),
+        (describe(error="video_too_long"), 413, "video_too_long"),
         (describe(error="face_too_small"), 422, "face_too_small"),
         (describe(error="decode_timeout"), 422, "decode_timeout"),
         (describe(error="busy"), 429, "busy"),
         (describe(error="worker_crashed"), 422, "worker_crashed"),
+        (describe(error="internal_error"), 500, "internal_error"),  # a bug in the worker: honest 500
+        (describe(bug=True), 500, "internal_error"),  # an unexpected exception: still the JSON error body
     ],
 )
 def test_preprocessing_refusals(gateway, spec, status, code):
     response = upload(gateway, spec)
     assert response.status_code == status, response.text
     assert response.json()["error"]["code"] == code
+    assert response.json()["error"]["request_id"] == response.headers["x-request-id"]
     if status == 429:
         assert int(response.headers["retry-after"]) > 0
 
 
-def test_missing_file(gateway):
-    response = gateway.post("/analyze", files={"other": ("x", b"1")})
-    assert response.status_code == 422
-
-
-def test_empty_file(gateway):
-    response = upload(gateway, b"")
-    assert response.status_code == 400 and response.json()["error"]["code"] == "empty_media"
-
-
-def test_wrong_content_type(gateway):
-    response = gateway.post("/analyze", content=b"hello", headers={"content-type": "text/plain"})
-    assert response.status_code == 415 and response.json()["error"]["code"] == "unsupported_media_type"
+@pytest.mark.parametrize(
+    ("request_args", "status", "code"),
+    [
+        ({"files": {"other": ("x", b"1")}}, 422, "invalid_request"),  # no field named file
+        ({"files": {"file": ("face.png", b"", "image/png")}}, 400, "empty_media"),
+        ({"content": b"hello", "headers": {"content-type": "text/plain"}}, 415, "unsupported_media_type"),
+        ({"content": b"{not json", "headers": {"content-type": "application/json"}}, 422, "invalid_request"),
+        ({"content": b"--xx\r\ngarbage", "headers": {"content-type": "multipart/form-data"}}, 400, "bad_multipart"),
+    ],
+    ids=["missing-file", "empty-file", "wrong-content-type", "malformed-json", "malformed-multipart"],
+)
+def test_malformed_requests(gateway, request_args, status, code):
+    response = gateway.post("/analyze", **request_args)
+    assert response.status_code == status and response.json()["error"]["code"] == code
 
 
 @pytest.mark.parametrize(
@@ -253,15 +254,3 @@ def test_wrong_content_type(gateway):
 def test_bad_json_bodies(gateway, body, status, code):
     response = gateway.post("/analyze", json=body)
     assert response.status_code == status and response.json()["error"]["code"] == code
-
-
-def test_malformed_json(gateway):
-    response = gateway.post("/analyze", content=b"{not json", headers={"content-type": "application/json"})
-    assert response.status_code == 422
-
-
-def test_malformed_multipart(gateway):
-    response = gateway.post(
-        "/analyze", content=b"--xx\r\ngarbage", headers={"content-type": "multipart/form-data"}
-    )
-    assert response.status_code == 400 and response.json()["error"]["code"] == "bad_multipart"

@@ -10,31 +10,34 @@ import time
 import httpx
 import pytest
 
-from tests.gateway.fake_preprocessor import describe
+from tests.gateway.fake_preprocessor import describe, upload
 
 
-def upload(client, spec: bytes, **fields):
-    return client.post("/analyze", files={"file": ("face.png", spec, "image/png")}, data=fields)
-
-
-def test_declared_body_over_the_limit_is_refused_before_it_is_sent(start_gateway):
-    client = start_gateway(max_body_bytes=1000)
+def raw_reply(client: httpx.Client, *writes: bytes) -> bytes:
+    """Send raw bytes to the gateway and read its answer without ever finishing the request: a reply that only
+    comes once the whole body is read times the socket out and fails the test."""
     port = httpx.URL(str(client.base_url)).port
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        # Announce 10 MB, send none of it: the answer must come at once, without waiting for the body.
-        sock.sendall(
-            b"POST /analyze HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            b"Content-Length: 10000000\r\n\r\n"
-        )
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        for data in writes:
+            sock.sendall(data)
         reply = b""
         while not reply.endswith(b"}}"):  # headers and the JSON error body may arrive separately
             chunk = sock.recv(4096)
             if not chunk:
                 break
             reply += chunk
-    reply = reply.decode()
-    assert reply.startswith("HTTP/1.1 413"), reply
-    assert '"code":"too_large"' in reply
+    return reply
+
+
+def test_declared_body_over_the_limit_is_refused_before_it_is_sent(start_gateway):
+    client = start_gateway(max_body_bytes=1000)
+    # Announce 10 MB, send none of it: the answer must come at once, without waiting for the body.
+    reply = raw_reply(
+        client,
+        b"POST /analyze HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\n\r\n",
+    )
+    assert reply.startswith(b"HTTP/1.1 413"), reply
+    assert b'"code":"too_large"' in reply
 
 
 def test_streamed_body_over_the_limit_is_refused(start_gateway):
@@ -52,6 +55,22 @@ def test_multipart_over_the_limit(start_gateway):
     client = start_gateway(max_body_bytes=1000)
     response = upload(client, b"x" * 5000)
     assert response.status_code == 413
+
+
+def test_streamed_multipart_over_the_limit_is_refused_before_it_is_read_whole(start_gateway):
+    """A chunked multipart upload (no Content-Length to refuse it by) gets 413 as soon as it passes the limit:
+    the client sends twice the limit and then nothing more, and the answer comes without the rest."""
+    client = start_gateway(max_body_bytes=50_000)
+    part_head = b'--b\r\nContent-Disposition: form-data; name="file"; filename="f.png"\r\n\r\n'
+    chunks = [b"%x\r\n%b\r\n" % (len(data), data) for data in [part_head] + [b"\0" * 10_000] * 10]
+    reply = raw_reply(
+        client,
+        b"POST /analyze HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n",
+        *chunks,  # 100 kB of a body that never ends
+    )
+    assert reply.startswith(b"HTTP/1.1 413"), reply
+    assert b'"code":"too_large"' in reply
 
 
 def test_overload_gets_429_with_retry_after(start_gateway, engine_state):
@@ -160,9 +179,13 @@ def test_unknown_route_and_method(gateway):
     assert response.status_code == 405 and response.json()["error"]["code"] == "method_not_allowed"
 
 
-def test_uploads_never_touch_the_disk(gateway, monkeypatch):
-    """A 3 MB upload (over Starlette's 1 MB spooling threshold) stays in memory: no temporary file is made."""
+def test_uploads_never_touch_the_disk(gateway, monkeypatch, tmp_path):
+    """A 3 MB upload (over Starlette's 1 MB spooling threshold) stays in memory: no temporary file is made.
+
+    Spooling rolls over through tempfile.TemporaryFile, which on Linux makes an unnamed file no directory
+    listing would show, so that call itself is refused; any named temporary file would land in tmp_path."""
     opened: list[object] = []
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
 
     def no_temporary_files(*args, **kwargs):
         opened.append(args)
@@ -172,4 +195,4 @@ def test_uploads_never_touch_the_disk(gateway, monkeypatch):
     monkeypatch.setattr(tempfile, "NamedTemporaryFile", no_temporary_files)
     response = upload(gateway, b"\x89PNG" + b"\0" * 3_000_000)
     assert response.status_code == 415  # the fake preprocessor refuses it, after reading it all from memory
-    assert opened == []
+    assert opened == [] and list(tmp_path.iterdir()) == []

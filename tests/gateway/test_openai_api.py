@@ -90,35 +90,28 @@ def test_landmark_header(gateway):
     assert response.headers["x-facellava-landmarks-conditioned"] == "true"
 
 
-def test_unknown_model(sdk):
-    with pytest.raises(openai.NotFoundError) as error:
-        sdk.chat.completions.create(model="gpt-4o", messages=image_message(describe(kind="image")))
-    assert error.value.body["code"] == "model_not_found"
-
-
-def test_two_media_are_refused(sdk):
+def two_media_message() -> list[dict]:
     message = image_message(describe(kind="image"))
     message[0]["content"].append(message[0]["content"][0])
-    with pytest.raises(openai.BadRequestError) as error:
-        sdk.chat.completions.create(model="facellava", messages=message)
-    assert error.value.body["code"] == "too_many_media"
+    return message
 
 
-def test_no_face_is_422(sdk):
-    with pytest.raises(openai.UnprocessableEntityError) as error:
-        sdk.chat.completions.create(
-            model="facellava", messages=image_message(describe(kind="image", faces=0))
-        )
-    assert error.value.body["code"] == "no_face"
+REMOTE_IMAGE = [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "http://10.0.0.1/a.jpg"}}]}]
 
 
-def test_remote_urls_are_not_fetched_by_default(sdk):
-    messages = [
-        {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "http://10.0.0.1/a.jpg"}}]}
-    ]
-    with pytest.raises(openai.BadRequestError) as error:
-        sdk.chat.completions.create(model="facellava", messages=messages)
-    assert error.value.body["code"] == "url_fetch_disabled"
+@pytest.mark.parametrize(
+    ("model", "messages", "error", "code"),
+    [
+        ("gpt-4o", image_message(describe(kind="image")), openai.NotFoundError, "model_not_found"),
+        ("facellava", two_media_message(), openai.BadRequestError, "too_many_media"),
+        ("facellava", image_message(describe(kind="image", faces=0)), openai.UnprocessableEntityError, "no_face"),
+        ("facellava", REMOTE_IMAGE, openai.BadRequestError, "url_fetch_disabled"),  # no fetching by default
+    ],
+)
+def test_chat_refusals(sdk, model, messages, error, code):
+    with pytest.raises(error) as refusal:
+        sdk.chat.completions.create(model=model, messages=messages)
+    assert refusal.value.body["code"] == code
 
 
 def test_client_cannot_smuggle_processor_kwargs(gateway):

@@ -179,6 +179,16 @@ def test_bad_landmarks_are_400_and_engine_keeps_serving(engine_server: EngineSer
     _assert_still_serving(engine_server, oracle)
 
 
+def test_video_landmarks_for_seven_frames_are_400(engine_server: EngineServer, oracle: Oracle):
+    landmarks = oracle.landmarks_px("video")[:-1]
+    part = video_part(png_list_video_url(oracle.video_frames()))
+    body = chat_body(part, oracle.question("video"), mm_kwargs={LANDMARKS_VIDEOS_KEY: [landmarks]})
+    response = post_chat(engine_server, body)
+    assert response.status_code == 400, response.text
+    assert message_matches(response, re.escape(f"must have shape [{FRAMES_PER_VIDEO}, {LANDMARK_POINTS}, 2]"))
+    _assert_still_serving(engine_server, oracle)
+
+
 def test_seven_frames_are_400(engine_server: EngineServer, oracle: Oracle):
     frames = oracle.video_frames()[: FRAMES_PER_VIDEO - 1]
     response = post_chat(engine_server, chat_body(video_part(png_list_video_url(frames)), oracle.question("video")))

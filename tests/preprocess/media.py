@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import struct
+import zlib
 from collections.abc import Callable
 from functools import cache
 
@@ -111,3 +112,14 @@ def with_display_rotation(mp4: bytes, rotation: int) -> bytes:
     at = data.index(identity, data.index(b"tkhd"))
     data[at: at + len(identity)] = turned
     return bytes(data)
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A valid, tiny PNG whose header claims width x height pixels (a decompression bomb's calling card)."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + \
+        chunk(b"IEND", b"")

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import io
-import struct
 import time
-import zlib
 
 import numpy as np
 import pytest
@@ -16,7 +14,7 @@ from service.preprocess.limits import PreprocessLimits
 from service.preprocess.types import PreprocessError
 
 from .conftest import run
-from .media import astronaut, encode_image
+from .media import astronaut, encode_image, png_claiming
 
 LIMITS = PreprocessLimits()
 
@@ -83,16 +81,8 @@ def test_gif_gives_its_first_frame() -> None:
     assert np.abs(rgb.astype(int) - first).mean() < np.abs(rgb.astype(int) - second).mean()
 
 
-def _png_claiming(width: int, height: int) -> bytes:
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + \
-        chunk(b"IEND", b"")
-
-
 def test_png_claiming_50000_squared_is_refused_before_decoding() -> None:
-    bomb = _png_claiming(50_000, 50_000)
+    bomb = png_claiming(50_000, 50_000)
     assert len(bomb) < 200
     start = time.perf_counter()
     with pytest.raises(PreprocessError) as refusal:
@@ -104,7 +94,7 @@ def test_png_claiming_50000_squared_is_refused_before_decoding() -> None:
 
 def test_png_header_over_our_limit_is_refused_by_our_check() -> None:
     with pytest.raises(PreprocessError) as refusal:
-        run(_png_claiming(8000, 6000))
+        run(png_claiming(8000, 6000))
     assert refusal.value.code == "too_large"
     assert "8000x6000" in refusal.value.message
 

@@ -1,0 +1,111 @@
+"""Every preprocessing refusal sent as a real bad upload through POST /analyze, with the REAL worker pool
+(MediaPipe, PyAV in worker processes) behind the gateway and the fake engine after it: the typed code and its
+HTTP status come from the real pipeline, not from a stand-in."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+
+import cv2
+import httpx
+import pytest
+
+from service.api.app import create_app
+from service.api.settings import Settings
+from service.preprocess.limits import PreprocessLimits
+from service.preprocess.pool import PreprocessPool
+from tests.gateway.fake_preprocessor import upload
+from tests.gateway.servers import ThreadedServer
+from tests.preprocess.media import (
+    astronaut,
+    audio_only,
+    coffee,
+    encode_clip,
+    encode_image,
+    moving_face,
+    png_claiming,
+)
+
+ASTRONAUT_JPEG = encode_image(astronaut(), "JPEG", quality=95)
+
+
+@pytest.fixture(scope="module")
+def start_real_gateway(
+    gateway_settings: Callable[..., Settings],
+) -> Iterator[Callable[..., tuple[httpx.Client, PreprocessPool]]]:
+    """A gateway around a real one-worker pool with the given pool arguments; all are stopped at the end."""
+    started: list[tuple[PreprocessPool, ThreadedServer, httpx.Client]] = []
+
+    def start(**pool_args: object) -> tuple[httpx.Client, PreprocessPool]:
+        pool = PreprocessPool(processes=1, **pool_args)
+        server = ThreadedServer(create_app(gateway_settings(), preprocessor=pool)).start()
+        client = httpx.Client(base_url=server.url, timeout=60)
+        started.append((pool, server, client))
+        return client, pool
+
+    yield start
+    for pool, server, client in started:
+        client.close()
+        server.stop()
+        pool.close()
+
+
+@pytest.fixture(scope="module")
+def real_gateway(start_real_gateway: Callable[..., tuple[httpx.Client, PreprocessPool]]) -> httpx.Client:
+    client, _ = start_real_gateway(max_queue=4, limits=PreprocessLimits(max_video_seconds=1.0))
+    return client
+
+
+def test_a_real_face_is_analysed(real_gateway, engine_state):
+    """The control: the same gateway and pool answer a good upload, so the refusals below are the input's."""
+    response = upload(real_gateway, ASTRONAUT_JPEG, tasks="age")
+    assert response.status_code == 200, response.text
+    assert len(response.json()["faces"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("make_media", "status", "code"),
+    [
+        (lambda: os.urandom(4096), 415, "unsupported_media"),
+        (audio_only, 415, "unsupported_media"),
+        (lambda: ASTRONAUT_JPEG[: len(ASTRONAUT_JPEG) // 2], 422, "corrupt_media"),
+        (lambda: png_claiming(50_000, 50_000), 413, "too_large"),  # refused from the header
+        (lambda: encode_clip(moving_face(), 45), 413, "video_too_long"),  # 1.5 s over the 1 s limit
+        (lambda: encode_image(coffee(), "PNG"), 422, "no_face"),
+        (lambda: encode_image(cv2.resize(astronaut(), (32, 32)), "PNG"), 422, "face_too_small"),
+    ],
+    ids=["random-bytes", "audio-only", "truncated", "pixel-bomb", "too-long", "face-free", "tiny-face"],
+)
+def test_bad_uploads_get_their_typed_error(real_gateway, engine_state, make_media, status, code):
+    response = upload(real_gateway, make_media())
+    assert response.status_code == status, response.text
+    assert response.json()["error"]["code"] == code
+    assert engine_state.received == []  # refused before any engine work
+
+
+def test_timeout_busy_and_crashed_worker(start_real_gateway, engine_state):
+    """A real deadline (decode_timeout), then a worker that hangs: a second upload finds the bounded queue
+    full (429 busy), and the hung worker, killed, fails its own upload (worker_crashed) and is replaced."""
+    limits = PreprocessLimits(decode_timeout_s=1e-9)  # every job ends at its first deadline check
+    client, pool = start_real_gateway(max_queue=0, limits=limits, kill_after_s=30)
+    refused = upload(client, ASTRONAUT_JPEG)
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "decode_timeout"
+
+    (pid,) = pool.worker_pids()
+    os.kill(pid, signal.SIGSTOP)
+    with concurrent.futures.ThreadPoolExecutor(2) as threads:
+        pending = [threads.submit(upload, client, ASTRONAUT_JPEG) for _ in range(2)]
+        first = next(concurrent.futures.as_completed(pending, timeout=20)).result()
+        assert first.status_code == 429 and first.json()["error"]["code"] == "busy"
+        assert int(first.headers["retry-after"]) > 0
+        time.sleep(0.5)  # the other upload's job is in the stopped worker's pipe by now
+        os.kill(pid, signal.SIGKILL)
+        crashed = next(f for f in pending if f.result(timeout=20) is not first).result()
+    assert crashed.status_code == 422 and crashed.json()["error"]["code"] == "worker_crashed"
+    again = upload(client, ASTRONAUT_JPEG)  # a fresh worker serves (and applies the same deadline)
+    assert again.json()["error"]["code"] == "decode_timeout"
+    assert pool.worker_pids() != [pid]
