@@ -79,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--var-dir", type=Path, default=ROOT / "var")
     args = parser.parse_args(argv)
 
+    # A SIGTERM (docker stop, systemd, kill) must stop the engine too, exactly like Ctrl-C does.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     logs = args.var_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     model = Path(args.model) if args.model else ensure_tiny_model(args.var_dir)
