@@ -53,7 +53,7 @@ def faces_main(argv: list[str]) -> int:
         print(result_out(result).model_dump_json(indent=1))
     else:
         print(_describe(result))
-    if not _has_faces(result):
+    if not result.subjects:
         print("no_face: no face found", file=sys.stderr)
         return exit_status("no_face")
     return 0
@@ -91,10 +91,6 @@ def _native_logs_silenced() -> Iterator[None]:
     finally:
         os.dup2(saved, 2)
         os.close(saved)
-
-
-def _has_faces(result: ImageResult | VideoResult) -> bool:
-    return bool(result.faces) if isinstance(result, ImageResult) else bool(result.tracks)
 
 
 def _describe(result: ImageResult | VideoResult) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -59,7 +60,7 @@ class Analyzer:
     ) -> list[FaceResult]:
         """Answer every task of the plan for every face (video: track); adds encode/engine/parse timings."""
         started = time.perf_counter()
-        subjects = result.faces if isinstance(result, ImageResult) else result.tracks
+        subjects = result.subjects
         media = await asyncio.gather(
             *(asyncio.to_thread(_media_for, subject, plan.tasks) for subject in subjects)
         )
@@ -142,31 +143,22 @@ def _media_for(subject: Face | Track, tasks: tuple[TaskName, ...]) -> dict[Media
     return media
 
 
-def _points(landmarks: np.ndarray) -> list[list[float]]:
-    return np.asarray(landmarks, dtype=float).round(2).tolist()
+def _placement(face: Face) -> dict[str, Any]:
+    """Where one face is (box, detector score, 68 landmarks in image pixels), as FaceResult and FaceFrame say."""
+    return {
+        "box": list(face.box),
+        "score": face.score,
+        "landmarks": np.asarray(face.landmarks, dtype=float).round(2).tolist(),
+    }
 
 
 def _face_result(
     index: int, subject: Face | Track, tasks: dict[TaskName, TaskResult], result: ImageResult | VideoResult
 ) -> FaceResult:
     if isinstance(subject, Face):
-        return FaceResult(
-            index=index,
-            box=list(subject.box),
-            score=subject.score,
-            landmarks=_points(subject.landmarks),
-            tasks=tasks,
-        )
-    best = subject.faces[subject.best_frame]
+        return FaceResult(index=index, tasks=tasks, **_placement(subject))
     frames = [
-        FaceFrame(
-            frame_index=frame_index,
-            time=frame_time,
-            box=list(face.box),
-            score=face.score,
-            landmarks=_points(face.landmarks),
-            interpolated=face.interpolated,
-        )
+        FaceFrame(frame_index=frame_index, time=frame_time, interpolated=face.interpolated, **_placement(face))
         for face, frame_index, frame_time in zip(
             subject.faces, result.media.sampled_frames, result.media.sampled_times, strict=True
         )
@@ -174,9 +166,7 @@ def _face_result(
     return FaceResult(
         index=index,
         track_id=subject.id,
-        box=list(best.box),
-        score=best.score,
-        landmarks=_points(best.landmarks),
+        **_placement(subject.faces[subject.best_frame]),
         best_frame=subject.best_frame,
         presence=subject.presence,
         frames=frames,

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from pydantic import ValidationError
@@ -64,7 +66,8 @@ async def _read_multipart(request: Request) -> AnalyzeInput:
         fields: dict[str, object] = {key: value for key, value in form.items() if key != "file"}
         if isinstance(fields.get("tasks"), str):
             fields["tasks"] = [task.strip() for task in str(fields["tasks"]).split(",") if task.strip()]
-        options = _validated(AnalyzeOptions, fields)
+        with _invalid_request():
+            options = AnalyzeOptions.model_validate(fields)
         data = await upload.read()
         if not data:
             raise ApiError(400, "empty_media", "the uploaded file is empty")
@@ -75,14 +78,12 @@ async def _read_multipart(request: Request) -> AnalyzeInput:
 
 async def _read_json(request: Request, settings: Settings) -> AnalyzeInput:
     body = await request.body()
-    try:
+    with _invalid_request():
         parsed = AnalyzeJSONRequest.model_validate_json(body)
-    except ValidationError as exc:
-        raise ApiError(422, "invalid_request", describe_validation(exc.errors())) from exc
-    options = AnalyzeOptions.model_validate(parsed.model_dump(exclude={"media"}))
+    # The request is its own options (AnalyzeJSONRequest extends AnalyzeOptions): no second validation.
     if parsed.media.url is not None:
-        return AnalyzeInput(await fetch_media(parsed.media.url, settings), parsed.media.filename, options)
-    return AnalyzeInput(decode_base64(parsed.media.base64 or ""), parsed.media.filename, options)
+        return AnalyzeInput(await fetch_media(parsed.media.url, settings), parsed.media.filename, parsed)
+    return AnalyzeInput(decode_base64(parsed.media.base64 or ""), parsed.media.filename, parsed)
 
 
 def decode_base64(text: str) -> bytes:
@@ -98,8 +99,10 @@ def decode_base64(text: str) -> bytes:
     return data
 
 
-def _validated(model: type[AnalyzeOptions], fields: dict[str, object]) -> AnalyzeOptions:
+@contextmanager
+def _invalid_request() -> Iterator[None]:
+    """A failed validation of the request as the API's 422 invalid_request (field paths, no input echoed)."""
     try:
-        return model.model_validate(fields)
+        yield
     except ValidationError as exc:
         raise ApiError(422, "invalid_request", describe_validation(exc.errors())) from exc

@@ -11,6 +11,8 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from common.tasks import MediaKind
 from service.api.analyze_input import decode_base64
 from service.api.engine_payloads import landmark_kwargs, media_part
@@ -20,7 +22,7 @@ from service.api.preprocessing import Preprocessor, require_faces, run_preproces
 from service.api.schemas import ChatMessage, ImagePart, VideoPart
 from service.api.settings import Settings
 from service.api.url_fetch import fetch_media
-from service.preprocess.types import ImageResult, PreprocessOptions
+from service.preprocess.types import ImageResult, PreprocessOptions, VideoResult
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,8 @@ async def prepare_chat(
     return PreparedChat(dumped, landmark_kwargs(kind, crop_landmarks) if with_landmarks else {})
 
 
-def _encode_main_face(result: Any) -> tuple[MediaKind, str, Any]:
+def _encode_main_face(result: ImageResult | VideoResult) -> tuple[MediaKind, str, np.ndarray]:
+    """The main face's crop (video: the primary track's 8 crops) as a data URL, with its crop landmarks."""
     if isinstance(result, ImageResult):
         face = result.faces[0]
         return "image", png_data_url(face.crop), face.crop_landmarks

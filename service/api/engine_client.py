@@ -29,7 +29,7 @@ UNKNOWN_ENGINE = EngineInfo(landmark_conditioning="off", model_revision="unknown
 class EngineClient:
     def __init__(
         self, settings: Settings, metrics: GatewayMetrics, transport: httpx.AsyncBaseTransport | None = None
-    ):
+    ) -> None:
         self._settings = settings
         self._metrics = metrics
         self._http = httpx.AsyncClient(

@@ -50,6 +50,5 @@ async def run_preprocess(
 
 def require_faces(result: ImageResult | VideoResult) -> None:
     """A face-free upload is a valid preprocessing result but nothing to analyse: 422 no_face."""
-    found = result.faces if isinstance(result, ImageResult) else result.tracks
-    if not found:
+    if not result.subjects:
         raise ApiError(422, "no_face", f"no face found in the {result.media.type}")

@@ -83,7 +83,7 @@ def _analyze_image(data: bytes, fmt: str, options: PreprocessOptions, limits: Pr
     deadline.check()
     height, width = rgb.shape[:2]
     detections = _usable_per_frame([_detect(rgb, timings, thorough=True)], options)[0]
-    faces = _faces(rgb, detections, options, timings)[: options.max_faces]
+    faces = _faces(rgb, detections, options, timings, keep=options.max_faces)
     media = MediaInfo("image", fmt, width, height, len(data))
     return Analysis(ImageResult(media, faces, timings), [rgb])
 
@@ -97,7 +97,8 @@ def _analyze_video(data: bytes, fmt: str, options: PreprocessOptions, limits: Pr
                       round(video.fps, 6), round(video.duration, 6), video.indices, video.times, video.codec)
     per_frame = _usable_per_frame([_detect(frame, timings) for frame in video.frames], options)
     deadline.check()
-    frames = [FrameFaces(index, time, _faces(picture, detections, options, timings))
+    # Each frame keeps spare faces, so a track survives a frame whose detector scores came out in another order.
+    frames = [FrameFaces(index, time, _faces(picture, detections, options, timings, keep=2 * options.max_faces))
               for index, time, picture, detections
               in zip(video.indices, video.times, video.frames, per_frame, strict=True)]
     tracks = _tracks(video.frames, frames, options, timings)
@@ -123,12 +124,13 @@ def _usable_per_frame(per_frame: list[list[Detection]], options: PreprocessOptio
 
 
 def _faces(rgb: np.ndarray, detections: list[Detection], options: PreprocessOptions,
-           timings: dict[str, float]) -> list[Face]:
-    """Faces in score order; a detection FaceMesh cannot confirm is dropped as a false positive."""
+           timings: dict[str, float], keep: int) -> list[Face]:
+    """The first `keep` faces in score order (landmarks and crops are made for no others); a detection
+    FaceMesh cannot confirm is dropped as a false positive."""
     _, landmarker = _models()
     faces = []
     for detection in detections:
-        if len(faces) == options.max_faces * 2:  # videos keep spares so tracks survive a mis-ordered frame
+        if len(faces) == keep:
             break
         with timed(timings, "landmarks"):
             points = landmarker.landmarks(rgb, detection.box)

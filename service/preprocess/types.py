@@ -51,6 +51,11 @@ class ImageResult:
     faces: list[Face]  # sorted by score, at most max_faces
     timings: dict[str, float]  # seconds per stage: decode, detect, landmarks, crop
 
+    @property
+    def subjects(self) -> list[Face]:
+        """What gets analysed, one answer each: the faces (VideoResult: the tracks); empty means no face."""
+        return self.faces
+
 
 @dataclass
 class FrameFaces:
@@ -83,6 +88,11 @@ class VideoResult:
     frames: list[FrameFaces]
     tracks: list[Track]  # primary track first (most present, then largest)
     timings: dict[str, float]
+
+    @property
+    def subjects(self) -> list[Track]:
+        """What gets analysed, one answer each: the tracks (ImageResult: the faces); empty means no face."""
+        return self.tracks
 
 
 @dataclass

@@ -37,6 +37,17 @@ def wait_for(predicate, timeout_s: float) -> bool:
     return False
 
 
+def slow_analysis(url: str, face_png: bytes, timeout_s: float) -> httpx.Response:
+    """The longest answer the model can give (1024 tokens of attributes): still running when the test acts."""
+    return httpx.post(
+        f"{url}/analyze",
+        files={"file": ("f.png", face_png)},
+        data={"tasks": "attributes", "max_tokens": "1024"},
+        headers=AUTH,
+        timeout=timeout_s,
+    )
+
+
 def test_fifty_concurrent_requests(gateway, face_png):
     def one(_: int) -> int:
         with httpx.Client(base_url=gateway.url, timeout=300, headers=AUTH) as client:
@@ -59,13 +70,7 @@ def test_timeout_aborts_the_engine_request(engine, logs, face_png):
     )
     impatient.start_and_wait()
     try:
-        response = httpx.post(
-            f"{impatient.url}/analyze",
-            files={"file": ("f.png", face_png)},
-            data={"tasks": "attributes", "max_tokens": "1024"},
-            headers=AUTH,
-            timeout=60,
-        )
+        response = slow_analysis(impatient.url, face_png, timeout_s=60)
         assert response.status_code == 504 and response.json()["error"]["code"] == "timeout"
         running = lambda: metric(httpx.get(f"{engine.url}/metrics").text, "vllm:num_requests_running") == 0  # noqa: E731
         assert wait_for(running, 10), "the engine kept generating after the gateway gave up"
@@ -74,17 +79,8 @@ def test_timeout_aborts_the_engine_request(engine, logs, face_png):
 
 
 def test_engine_killed_mid_request_then_restarted(gateway, engine, face_png):
-    def slow_request() -> httpx.Response:
-        return httpx.post(
-            f"{gateway.url}/analyze",
-            files={"file": ("f.png", face_png)},
-            data={"tasks": "attributes", "max_tokens": "1024"},
-            headers=AUTH,
-            timeout=300,
-        )
-
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        pending = [pool.submit(slow_request) for _ in range(2)]
+        pending = [pool.submit(slow_analysis, gateway.url, face_png, 300) for _ in range(2)]
         time.sleep(3)
         engine.kill()
         responses = [future.result() for future in pending]
