@@ -12,6 +12,11 @@ from pathlib import Path
 
 VIDEO_TOKENS = 8 * 257  # 8 frames x (256 patches + CLS): the largest multimodal item
 
+# Per-device defaults. On CPU (development, CI, the cpu-dev overlay) a shorter context and a fixed 256 MiB KV cache
+# keep the engine small beside everything else on the machine; a video request still fits (2056 + prompt + answer).
+MAX_MODEL_LEN = {"cpu": 3072, "gpu": 4096}
+KV_CACHE_BYTES = {"cpu": 256 * 1024 * 1024, "gpu": None}  # None: vLLM sizes it from --gpu-memory-utilization
+
 
 def engine_command(
     python: str | Path,
@@ -21,7 +26,7 @@ def engine_command(
     host: str = "127.0.0.1",
     served_model_name: str = "facellava",
     device: str = "cpu",
-    max_model_len: int = 4096,
+    max_model_len: int | None = None,
     kv_cache_bytes: int | None = None,
     tensor_parallel_size: int = 1,
     extra: list[str] | None = None,
@@ -32,6 +37,8 @@ def engine_command(
     looks up the distribution name `vllm` and fails. Per-request landmarks travel as mm_processor_kwargs, which
     vLLM accepts only with --trust-request-mm-kwargs: the engine must therefore be reachable from the gateway only.
     """
+    max_model_len = max_model_len or MAX_MODEL_LEN[device]
+    kv_cache_bytes = kv_cache_bytes or KV_CACHE_BYTES[device]
     batched_tokens = max(max_model_len, VIDEO_TOKENS + 512)
     argv = [
         str(python), "-m", "vllm.entrypoints.openai.api_server",

@@ -12,8 +12,8 @@ Environment (defaults in brackets):
   FACELLAVA_DEVICE                gpu (bfloat16, tensor parallel) or cpu (float32, eager) [gpu]
   FACELLAVA_TENSOR_PARALLEL_SIZE  GPUs the LLM is split across; must equal the GPUs given to the container [1]
   FACELLAVA_ENGINE_PORT           [8001]
-  FACELLAVA_MAX_MODEL_LEN         context length in tokens; a video alone is 2056 [4096]
-  FACELLAVA_KV_CACHE_BYTES        CPU only: KV cache size [vLLM's default]
+  FACELLAVA_MAX_MODEL_LEN         context length in tokens; a video alone is 2056 [gpu 4096, cpu 3072]
+  FACELLAVA_KV_CACHE_BYTES        CPU only: KV cache size [cpu 256 MiB]
   FACELLAVA_SERVED_MODEL_NAME     model name clients ask for [facellava]
 """
 
@@ -41,6 +41,11 @@ def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
+def _optional_positive_int(environ: Mapping[str, str], name: str) -> int | None:
+    """Unset means the device's default from common/engine_command.py."""
+    return _positive_int(environ, name, 0) if environ.get(name) else None
+
+
 def server_argv(environ: Mapping[str, str], extra: list[str]) -> list[str]:
     """The argv that starts the engine for this environment (raises ConfigError on a bad setting)."""
     model_dir = Path(environ.get("FACELLAVA_MODEL_DIR", "/models/facellava"))
@@ -49,9 +54,6 @@ def server_argv(environ: Mapping[str, str], extra: list[str]) -> list[str]:
     device = environ.get("FACELLAVA_DEVICE", "gpu")
     if device not in DEVICES:
         raise ConfigError(f"FACELLAVA_DEVICE={device!r}: expected one of {', '.join(DEVICES)}")
-    kv_cache_bytes = None
-    if environ.get("FACELLAVA_KV_CACHE_BYTES"):
-        kv_cache_bytes = _positive_int(environ, "FACELLAVA_KV_CACHE_BYTES", 0)
     return engine_command(
         environ.get("FACELLAVA_ENGINE_PYTHON", sys.executable),
         model_dir,
@@ -59,8 +61,8 @@ def server_argv(environ: Mapping[str, str], extra: list[str]) -> list[str]:
         port=_positive_int(environ, "FACELLAVA_ENGINE_PORT", 8001),
         served_model_name=environ.get("FACELLAVA_SERVED_MODEL_NAME", "facellava"),
         device=device,
-        max_model_len=_positive_int(environ, "FACELLAVA_MAX_MODEL_LEN", 4096),
-        kv_cache_bytes=kv_cache_bytes,
+        max_model_len=_optional_positive_int(environ, "FACELLAVA_MAX_MODEL_LEN"),
+        kv_cache_bytes=_optional_positive_int(environ, "FACELLAVA_KV_CACHE_BYTES"),
         tensor_parallel_size=_positive_int(environ, "FACELLAVA_TENSOR_PARALLEL_SIZE", 1),
         extra=extra,
     )

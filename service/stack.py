@@ -84,10 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     logs = args.var_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     model = Path(args.model) if args.model else ensure_tiny_model(args.var_dir)
-    kv = 256 * 1024 * 1024 if args.device == "cpu" else None
-    max_len = 3072 if args.device == "cpu" else 4096
-    argv_engine = engine_command(_engine_python(), model, port=args.engine_port, device=args.device,
-                                 kv_cache_bytes=kv, max_model_len=max_len)
+    argv_engine = engine_command(_engine_python(), model, port=args.engine_port, device=args.device)
     engine_log = open(logs / "engine.log", "ab")  # noqa: SIM115 - lives as long as the engine
     print(f"[serve] starting the engine on port {args.engine_port} (log: {logs / 'engine.log'})", flush=True)
     engine = subprocess.Popen(argv_engine, cwd=ROOT, stdout=engine_log, stderr=subprocess.STDOUT,

@@ -23,10 +23,10 @@ TOOLS = Path(sys.executable).parent
 
 
 def _tool(name: str) -> str:
-    """A linter installed in this environment (requirements/gateway.txt), else one on PATH."""
+    """A linter installed in this environment (requirements/gateway-dev.txt), else one on PATH."""
     local = TOOLS / name
     found = str(local) if local.exists() else shutil.which(name)
-    assert found, f"{name} is not installed: pip install -r requirements/gateway.txt"
+    assert found, f"{name} is not installed: pip install -r requirements/gateway-dev.txt"
     return found
 
 

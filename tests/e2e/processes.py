@@ -94,9 +94,7 @@ class ChildServer:
 class Engine(ChildServer):
     def __init__(self, model_dir: Path, log_path: Path) -> None:
         port = free_port()
-        argv = engine_command(
-            ENGINE_PYTHON, model_dir, port=port, max_model_len=3072, kv_cache_bytes=256 * 1024 * 1024
-        )
+        argv = engine_command(ENGINE_PYTHON, model_dir, port=port)
         super().__init__(argv, {**os.environ, **ENGINE_ENV}, log_path, port, "/health", start_timeout_s=900)
 
 
