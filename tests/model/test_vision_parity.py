@@ -169,27 +169,19 @@ def test_conditioning_off_builds_no_landmark_modules_and_ignores_landmarks(image
     assert_close(model.encode_images(image_pixels, image_landmarks), "encode_images_nolm")
 
 
+@pytest.mark.parametrize(("item", "kind"), [("image", "images"), ("video", "videos")])
 @torch.no_grad()
-def test_batched_clips_equal_clips_one_at_a_time(vision, video_pixels, video_landmarks):
-    """The fixture has one clip; two different clips in one batch must not mix frames across clips."""
-    second_pixels = video_pixels.flip(-1) * 0.5
-    second_landmarks = LANDMARK_CROP_PIXELS - video_landmarks
-    batch = vision.encode_videos(
-        torch.cat([video_pixels, second_pixels]), torch.cat([video_landmarks, second_landmarks])
-    )
-    one = vision.encode_videos(second_pixels, second_landmarks)
-    assert_close(batch[:1], "encode_videos_lm")
-    torch.testing.assert_close(batch[1:], one, rtol=1e-5, atol=1e-5 * one.abs().max().item())
-
-
-@torch.no_grad()
-def test_batched_images_equal_images_one_at_a_time(vision, image_pixels, image_landmarks):
-    second_pixels, second_landmarks = image_pixels.flip(-2), image_landmarks.flip(-1)
-    batch = vision.encode_images(
-        torch.cat([image_pixels, second_pixels]), torch.cat([image_landmarks, second_landmarks])
-    )
-    one = vision.encode_images(second_pixels, second_landmarks)
-    assert_close(batch[:1], "encode_images_lm")
+def test_batched_items_equal_items_one_at_a_time(item, kind, vision, request):
+    """The fixture has one image and one clip; a second, different item in the same batch must not mix with it
+    (for clips: no frames mixed across clips)."""
+    pixels = request.getfixturevalue(f"{item}_pixels")
+    landmarks = request.getfixturevalue(f"{item}_landmarks")
+    second_pixels = pixels.flip(-1) * 0.5
+    second_landmarks = LANDMARK_CROP_PIXELS - landmarks
+    encode = getattr(vision, f"encode_{kind}")
+    batch = encode(torch.cat([pixels, second_pixels]), torch.cat([landmarks, second_landmarks]))
+    one = encode(second_pixels, second_landmarks)
+    assert_close(batch[:1], f"encode_{kind}_lm")
     torch.testing.assert_close(batch[1:], one, rtol=1e-5, atol=1e-5 * one.abs().max().item())
 
 
