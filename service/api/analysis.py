@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -22,6 +21,7 @@ from service.api.errors import ApiError
 from service.api.media_encoding import png_data_url, video_data_url
 from service.api.metrics import GatewayMetrics
 from service.api.schemas import FaceFrame, FaceResult, TaskResult
+from service.preprocess.schema import placement
 from service.preprocess.types import Face, ImageResult, Track, VideoResult
 from service.tasks.confidence import TokenAlignment, TokenLogprob, task_confidence
 from service.tasks.parsers import clean_answer, parse_answer
@@ -143,22 +143,13 @@ def _media_for(subject: Face | Track, tasks: tuple[TaskName, ...]) -> dict[Media
     return media
 
 
-def _placement(face: Face) -> dict[str, Any]:
-    """Where one face is (box, detector score, 68 landmarks in image pixels), as FaceResult and FaceFrame say."""
-    return {
-        "box": list(face.box),
-        "score": face.score,
-        "landmarks": np.asarray(face.landmarks, dtype=float).round(2).tolist(),
-    }
-
-
 def _face_result(
     index: int, subject: Face | Track, tasks: dict[TaskName, TaskResult], result: ImageResult | VideoResult
 ) -> FaceResult:
     if isinstance(subject, Face):
-        return FaceResult(index=index, tasks=tasks, **_placement(subject))
+        return FaceResult(index=index, tasks=tasks, **placement(subject))
     frames = [
-        FaceFrame(frame_index=frame_index, time=frame_time, interpolated=face.interpolated, **_placement(face))
+        FaceFrame(frame_index=frame_index, time=frame_time, interpolated=face.interpolated, **placement(face))
         for face, frame_index, frame_time in zip(
             subject.faces, result.media.sampled_frames, result.media.sampled_times, strict=True
         )
@@ -166,7 +157,7 @@ def _face_result(
     return FaceResult(
         index=index,
         track_id=subject.id,
-        **_placement(subject.faces[subject.best_frame]),
+        **placement(subject.faces[subject.best_frame]),
         best_frame=subject.best_frame,
         presence=subject.presence,
         frames=frames,

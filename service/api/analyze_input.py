@@ -1,7 +1,13 @@
 """Reading POST /analyze: a multipart upload (`file` plus form fields) or JSON ({"media": {...}, options}).
 
 The multipart body is parsed with Starlette's streaming parser, but with the file kept in memory (the body is
-already bounded by the size limit), so an upload never lands in a temporary file on disk.
+already bounded by the size limit), so an upload never lands in a temporary file on disk. A list option (tasks)
+may come as repeated fields, comma-separated values, or both; any other option given twice is refused, so no
+value a client sent is ever dropped in silence.
+
+Two 415 codes, because the client fixes them differently: `unsupported_content_type` (here) means the request
+itself is malformed (its Content-Type header), a bug in the calling code; `unsupported_media` (preprocessing)
+means the uploaded file is a format the service does not decode, so the user must send another file.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import binascii
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import get_args, get_origin
 
 from pydantic import ValidationError
 from python_multipart.exceptions import FormParserError
@@ -41,7 +48,7 @@ async def read_analyze_input(request: Request, settings: Settings) -> AnalyzeInp
     if content_type == "application/json":
         return await _read_json(request, settings)
     raise ApiError(
-        415, "unsupported_media_type", "send multipart/form-data (file upload) or application/json"
+        415, "unsupported_content_type", "send multipart/form-data (file upload) or application/json"
     )
 
 
@@ -63,17 +70,39 @@ async def _read_multipart(request: Request) -> AnalyzeInput:
         unknown = set(form.keys()) - _FORM_FIELDS - {"file"}
         if unknown:
             raise ApiError(422, "invalid_request", f"unknown form fields: {', '.join(sorted(unknown))}")
-        fields: dict[str, object] = {key: value for key, value in form.items() if key != "file"}
-        if isinstance(fields.get("tasks"), str):
-            fields["tasks"] = [task.strip() for task in str(fields["tasks"]).split(",") if task.strip()]
         with _invalid_request():
-            options = AnalyzeOptions.model_validate(fields)
+            options = AnalyzeOptions.model_validate(_form_options(form.multi_items()))
         data = await upload.read()
         if not data:
             raise ApiError(400, "empty_media", "the uploaded file is empty")
         return AnalyzeInput(data, upload.filename, options)
     finally:
         await form.close()
+
+
+def _form_options(items: list[tuple[str, str | UploadFile]]) -> dict[str, object]:
+    """Form fields as AnalyzeOptions input: list fields from every occurrence (each comma-separated), scalar
+    fields exactly once."""
+    values: dict[str, list[str | UploadFile]] = {}
+    for key, value in items:
+        if key != "file":
+            values.setdefault(key, []).append(value)
+    options: dict[str, object] = {}
+    for key, given in values.items():
+        if key in _LIST_FIELDS:
+            options[key] = [item.strip() for value in given for item in str(value).split(",") if item.strip()]
+        elif len(given) > 1:
+            raise ApiError(422, "invalid_request", f"{key}: given {len(given)} times; give it once")
+        else:
+            options[key] = given[0]
+    return options
+
+
+def _is_list_field(annotation: object) -> bool:
+    return get_origin(annotation) is list or any(_is_list_field(arg) for arg in get_args(annotation))
+
+
+_LIST_FIELDS = frozenset(name for name, f in AnalyzeOptions.model_fields.items() if _is_list_field(f.annotation))
 
 
 async def _read_json(request: Request, settings: Settings) -> AnalyzeInput:

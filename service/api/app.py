@@ -14,10 +14,10 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 
-from service.api import routes_analyze, routes_health, routes_openai
+from service.api import routes_analyze, routes_demo, routes_health, routes_openai
 from service.api.analysis import Analyzer
+from service.api.cors import JsonCORSMiddleware
 from service.api.engine_client import EngineClient
 from service.api.errors import install_error_handlers
 from service.api.limits import BodySizeLimit, InFlightLimit
@@ -71,8 +71,8 @@ def create_app(
     app = FastAPI(title="Face-LLaVA", version="1", description=DESCRIPTION, lifespan=lifespan)
     app.state.services = services
     install_error_handlers(app)
-    install_openapi(app)
-    for router in (routes_analyze.router, routes_openai.router, routes_health.router):
+    install_openapi(app, settings)
+    for router in (routes_analyze.router, routes_openai.router, routes_health.router, routes_demo.router):
         app.include_router(router)
 
     app.add_middleware(
@@ -83,12 +83,7 @@ def create_app(
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, metrics=metrics)
     if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
-        )
+        app.add_middleware(JsonCORSMiddleware, origins=settings.cors_origins)
     app.add_middleware(RequestContext, metrics=metrics)
     return app
 

@@ -22,12 +22,16 @@ _STATUS_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     413: "too_large",
-    415: "unsupported_media",
+    415: "unsupported_content_type",
     422: "invalid_request",
     429: "overloaded",
     503: "unavailable",
     504: "timeout",
 }
+
+
+# What a client learns of a server-side failure: the details are logged under the request id.
+INTERNAL_ERROR_MESSAGE = "internal error; the request id identifies it in the logs"
 
 
 class ApiError(HTTPException):
@@ -64,7 +68,7 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
 
 
 def unexpected_error() -> JSONResponse:
-    return error_response(500, "internal_error", "internal error; the request id identifies it in the logs")
+    return error_response(500, "internal_error", INTERNAL_ERROR_MESSAGE)
 
 
 def describe_validation(errors: object) -> str:

@@ -1,5 +1,6 @@
 """OpenAPI additions FastAPI cannot infer: POST /analyze reads its body itself (multipart or JSON), so its two
-request-body schemas are declared here, and every route lists the error body it may return."""
+request-body schemas are declared here; every route lists the error body it may return; and the sampling
+fields get the upper bounds of this server's settings (sampling_bounds), so the schema says what it enforces."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic.json_schema import models_json_schema
 
+from service.api.sampling_bounds import upper_bounds
 from service.api.schemas import AnalyzeForm, AnalyzeJSONRequest, ErrorResponse
+from service.api.settings import Settings
 
 _REF = "#/components/schemas/{model}"
 
@@ -36,7 +39,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def install_openapi(app: FastAPI) -> None:
+def install_openapi(app: FastAPI, settings: Settings) -> None:
     """Generate the schema once, with the /analyze body models added to its components."""
 
     def openapi() -> dict[str, Any]:
@@ -47,8 +50,20 @@ def install_openapi(app: FastAPI) -> None:
             _, definitions = models_json_schema(
                 [(AnalyzeJSONRequest, "validation"), (AnalyzeForm, "validation")], ref_template=_REF
             )
-            schema.setdefault("components", {}).setdefault("schemas", {}).update(definitions["$defs"])
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(definitions["$defs"])
+            _state_upper_bounds(components, upper_bounds(settings))
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _state_upper_bounds(components: dict[str, Any], bounds: dict[str, int | float]) -> None:
+    """Set `maximum` on every bounded sampling property, in each numeric branch of a nullable one."""
+    for model in components.values():
+        for name, prop in model.get("properties", {}).items():
+            if name in bounds:
+                for branch in prop.get("anyOf", [prop]):
+                    if branch.get("type") in ("integer", "number"):
+                        branch["maximum"] = bounds[name]

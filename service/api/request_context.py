@@ -2,6 +2,10 @@
 
 The id comes from X-Request-ID (when it is a safe token) or is generated; it is set before anything else runs
 so every log line and error body carries it, and returned in the X-Request-ID response header.
+
+Metrics and logs label a request with its route template. A request refused before routing (413, 429) is
+labelled with the route its path would have reached; only a path no route matches is `unmatched`, so the
+label's values stay the app's route templates plus one.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import logging
 import time
 
 from starlette.datastructures import MutableHeaders
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.api.errors import unexpected_error
@@ -56,7 +61,7 @@ class RequestContext:
                 await unexpected_error()(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
-            route = getattr(scope.get("route"), "path", "unmatched")
+            route = route_label(scope)
             status = status or 500
             self.metrics.requests.labels(route, scope["method"], str(status)).inc()
             self.metrics.request_seconds.labels(route).observe(elapsed)
@@ -71,3 +76,15 @@ class RequestContext:
                 },
             )
             request_id_var.reset(token)
+
+
+def route_label(scope: Scope) -> str:
+    """The template of the route that served (or would have served) the request, else `unmatched`."""
+    route = scope.get("route")
+    if route is not None:
+        return route.path
+    for candidate in getattr(scope.get("app"), "routes", ()):
+        match, _ = candidate.matches(scope)
+        if match is not Match.NONE:
+            return candidate.path
+    return "unmatched"

@@ -17,6 +17,7 @@ from service.api.errors import ApiError
 from service.api.landmark_policy import send_landmarks
 from service.api.openapi_docs import ANALYZE_REQUEST_BODY, ERROR_RESPONSES
 from service.api.preprocessing import require_faces, run_preprocess
+from service.api.sampling_bounds import check_sampling
 from service.api.schemas import AnalyzeOptions, AnalyzeResponse, MediaOut, ModelOut
 from service.api.services import Services, get_preprocessor, get_services
 from service.api.settings import Settings
@@ -87,10 +88,9 @@ async def _analyze(request: Request, services: Services) -> AnalyzeResponse:
 def _sampling(options: AnalyzeOptions, settings: Settings) -> Sampling:
     """The request's decoding parameters within the server's bounds; without reasoning only the label (which
     Face-LLaVA writes first) is generated."""
+    check_sampling(options, settings)
     temperature = options.temperature if options.temperature is not None else 0.0
-    if temperature > settings.max_temperature:
-        raise ApiError(422, "invalid_request", f"temperature: at most {settings.max_temperature:g}")
-    max_tokens = min(options.max_tokens or settings.default_max_tokens, settings.max_tokens_limit)
+    max_tokens = options.max_tokens or settings.default_max_tokens
     if not options.reasoning:
         max_tokens = min(max_tokens, settings.label_only_max_tokens)
     return Sampling(max_tokens=max_tokens, temperature=temperature, top_p=options.top_p, seed=options.seed)

@@ -13,6 +13,7 @@ from service.api.chat_media import prepare_chat
 from service.api.errors import ApiError
 from service.api.landmark_policy import send_landmarks
 from service.api.openapi_docs import ERROR_RESPONSES
+from service.api.sampling_bounds import check_sampling
 from service.api.schemas import ChatCompletionRequest, ChatCompletionResponse, ModelCard, ModelList
 from service.api.services import get_preprocessor, get_services
 
@@ -48,6 +49,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
     model = await services.engine.model_name()
     if body.model != model:
         raise ApiError(404, "model_not_found", f"this server serves the model {model!r}")
+    check_sampling(body, settings)
     with_landmarks = send_landmarks(settings.default_landmarks, await services.engine.info())
     try:
         async with asyncio.timeout(settings.request_timeout_s):
@@ -55,6 +57,8 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
     except TimeoutError as exc:
         raise ApiError(504, "timeout", "preparing the media took too long") from exc
     payload = {**body.model_dump(exclude_none=True), "messages": prepared.messages, **prepared.extra}
+    if body.max_tokens is None and body.max_completion_tokens is None:
+        payload["max_tokens"] = settings.default_max_tokens  # not the engine's default: the rest of the context
     headers = {LANDMARKS_HEADER: str(bool(prepared.extra)).lower()}
     request_id = request.state.request_id
     if body.stream:

@@ -38,7 +38,12 @@ class AnalyzeOptions(BaseModel):
     tasks: list[TaskName] | None = Field(
         None, min_length=1, max_length=5, description="default: every task that suits the media"
     )
-    max_faces: int | None = Field(None, ge=1, description="faces (video: tracks) analysed, largest first")
+    max_faces: int | None = Field(
+        None,
+        ge=1,
+        description="faces analysed: on an image the highest detector scores; on a video the tracks present in "
+        "the most sampled frames, then the largest",
+    )
     landmarks: Literal["auto", "on", "off"] | None = Field(
         None, description="condition the model on 68 landmarks: auto = when the served model uses them"
     )
@@ -46,9 +51,10 @@ class AnalyzeOptions(BaseModel):
     prompt_variant: int = Field(
         0, ge=0, lt=PROMPT_VARIANTS, description="which of the paper's prompts to ask"
     )
-    temperature: float | None = Field(None, ge=0, le=2, description="default 0 (greedy)")
+    # The upper bounds of temperature and max_tokens are settings (sampling_bounds.py), not constants here.
+    temperature: float | None = Field(None, ge=0, description="default 0 (greedy)")
     top_p: float | None = Field(None, gt=0, le=1)
-    max_tokens: int | None = Field(None, ge=1, le=1024)
+    max_tokens: int | None = Field(None, ge=1)
     seed: int | None = Field(None, ge=0, le=2**31 - 1)
 
 
@@ -74,7 +80,7 @@ class AnalyzeForm(BaseModel):
     """The multipart form of POST /analyze (documentation of the fields; values are strings on the wire)."""
 
     file: bytes = Field(json_schema_extra={"format": "binary"}, description="image or video file")
-    tasks: str | None = Field(None, description="comma-separated task names")
+    tasks: str | None = Field(None, description="task names, comma-separated and/or in repeated fields")
     max_faces: int | None = None
     landmarks: Literal["auto", "on", "off"] | None = None
     reasoning: bool | None = None
@@ -192,9 +198,9 @@ class ChatCompletionRequest(BaseModel):
     messages: list[ChatMessage] = Field(min_length=1, max_length=64)
     stream: bool = False
     stream_options: StreamOptions | None = None
-    max_tokens: int | None = Field(None, ge=1, le=1024)
-    max_completion_tokens: int | None = Field(None, ge=1, le=1024)
-    temperature: float | None = Field(None, ge=0, le=2)
+    max_tokens: int | None = Field(None, ge=1)
+    max_completion_tokens: int | None = Field(None, ge=1)
+    temperature: float | None = Field(None, ge=0)
     top_p: float | None = Field(None, gt=0, le=1)
     seed: int | None = Field(None, ge=0, le=2**31 - 1)
     stop: str | list[str] | None = None

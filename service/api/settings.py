@@ -11,11 +11,27 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from service.preprocess.limits import PreprocessLimits
 
 # Lists come from the environment as comma-separated values ("a.example,b.example").
 CommaList = Annotated[list[str], NoDecode]
+
+# Room around the media in a body: JSON keys and options, or multipart headers and form fields.
+ENVELOPE_BYTES = 1_000_000
+
+
+def body_bytes_for(media_bytes: int) -> int:
+    """The largest body that carries a `media_bytes` file: base64 in JSON (4 bytes per 3) plus the envelope."""
+    return 4 * -(-media_bytes // 3) + ENVELOPE_BYTES
+
+
+def _default_max_body_bytes() -> int:
+    """The body limit follows FACELLAVA_PREPROCESS_MAX_BYTES (the media limit), so that every medium the face
+    pipeline accepts also fits in a request: one knob sets the upload size."""
+    return body_bytes_for(PreprocessLimits().max_bytes)
 
 
 class Settings(BaseSettings):
@@ -33,7 +49,12 @@ class Settings(BaseSettings):
 
     # Requests
     request_timeout_s: float = Field(180.0, gt=0, description="whole-request budget; past it: 504")
-    max_body_bytes: int = Field(50_000_000, gt=0, description="larger bodies get 413 before being read")
+    max_body_bytes: int = Field(
+        default_factory=_default_max_body_bytes,
+        gt=0,
+        description="larger bodies get 413 before being read; default: a FACELLAVA_PREPROCESS_MAX_BYTES file "
+        "base64-encoded plus 1 MB",
+    )
     max_in_flight: int = Field(32, gt=0, description="concurrent /analyze and chat requests; more get 429")
     retry_after_s: int = Field(2, gt=0, description="Retry-After sent with 429 and 503")
     max_faces_limit: int = Field(10, gt=0, description="largest max_faces a request may ask for")
@@ -41,12 +62,12 @@ class Settings(BaseSettings):
     default_landmarks: Literal["auto", "on", "off"] = "auto"
 
     # Sampling bounds (requests may override within them)
-    default_max_tokens: int = Field(512, gt=0)
-    max_tokens_limit: int = Field(1024, gt=0, description="the official decoding's cap")
+    default_max_tokens: int = Field(512, gt=0, description="max_tokens of a request that gives none")
+    max_tokens_limit: int = Field(1024, gt=0, description="largest max_tokens accepted (the official cap)")
     label_only_max_tokens: int = Field(
         48, gt=0, description="tokens when reasoning is off: the label comes first"
     )
-    max_temperature: float = Field(2.0, ge=0)
+    max_temperature: float = Field(2.0, ge=0, description="largest temperature accepted")
 
     # Media fetching (SSRF: off unless enabled, and then only from allow-listed hosts)
     url_fetch_enabled: bool = False
@@ -73,6 +94,19 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _defaults_within_limits(self) -> Settings:
+        if self.default_max_tokens > self.max_tokens_limit:
+            raise ValueError("default_max_tokens must not exceed max_tokens_limit")
+        if self.default_max_faces > self.max_faces_limit:
+            raise ValueError("default_max_faces must not exceed max_faces_limit")
+        return self
+
+    @cached_property
+    def preprocess_limits(self) -> PreprocessLimits:
+        """The face pipeline's limits (FACELLAVA_PREPROCESS_*), which the gateway's pool and checks share."""
+        return PreprocessLimits()
 
     @cached_property
     def accepted_keys(self) -> frozenset[str]:

@@ -1,5 +1,6 @@
 """Fetching media by URL, off by default (server-side request forgery): only http(s), only allow-listed host
-names, no redirects, a time limit and the same byte limit as uploads, counted while streaming."""
+names, no redirects, a time limit and the same media byte limit as uploads (FACELLAVA_PREPROCESS_MAX_BYTES),
+counted while streaming."""
 
 from __future__ import annotations
 
@@ -37,12 +38,11 @@ async def _download(url: str, settings: Settings) -> bytes:
         ):
             if response.status_code != 200:
                 raise ApiError(400, "url_fetch_failed", f"the media URL answered HTTP {response.status_code}")
+            limit = settings.preprocess_limits.max_bytes
             async for chunk in response.aiter_bytes():
                 received += len(chunk)
-                if received > settings.max_body_bytes:
-                    raise ApiError(
-                        413, "too_large", f"the media URL's content is over {settings.max_body_bytes} bytes"
-                    )
+                if received > limit:
+                    raise ApiError(413, "too_large", f"the media URL's content is over {limit} bytes")
                 chunks.append(chunk)
     except httpx.HTTPError as exc:
         raise ApiError(

@@ -5,7 +5,9 @@ process neither blocks the event loop nor takes the gateway down. Each worker se
 its own pipe. Every failure comes back as a PreprocessError: refusals from the pipeline as their own codes, a
 worker that dies as `worker_crashed`, one that stops answering (killed after the decode timeout plus a grace)
 as `decode_timeout`; in both cases the worker is replaced before it serves again. A full queue is refused at
-once with PoolBusy (HTTP 429) instead of letting latency grow without bound.
+once with PoolBusy (HTTP 429) instead of letting latency grow without bound. An unexpected exception (a bug)
+comes back as `internal_error` whose message is the diagnosis (the worker's traceback) for the caller's log,
+written under the request id; the gateway never shows it to the client.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import contextlib
 import multiprocessing
 import os
 import signal
-import sys
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +29,7 @@ from service.preprocess.types import ImageResult, PreprocessError, PreprocessOpt
 
 _START_TIMEOUT_S = 120.0  # importing MediaPipe on a busy 2-core machine can take several seconds
 _Reply = tuple  # ("ok", result) | ("error", code, message)
+_TRACEBACK_FRAMES = 8  # the innermost frames: enough to locate a bug, short enough for one log line
 
 
 class PoolBusy(PreprocessError):  # noqa: N818 (the gateway's name for it)
@@ -54,9 +56,8 @@ def _serve_forever(conn: Connection, limits: PreprocessLimits) -> None:
             reply: _Reply = ("ok", preprocess(data, options, filename, limits))
         except PreprocessError as exc:
             reply = ("error", exc.code, exc.message)
-        except Exception as exc:  # a bug must cost one request, not the worker
-            traceback.print_exc(file=sys.stderr)
-            reply = ("error", "internal_error", f"{type(exc).__name__}: {exc}")
+        except Exception:  # a bug must cost one request, not the worker
+            reply = ("error", "internal_error", traceback.format_exc(limit=-_TRACEBACK_FRAMES))
         conn.send(reply)
 
 
@@ -160,7 +161,8 @@ class PreprocessPool:
             lost = ("error", "worker_crashed", "the preprocessing worker died on this input")
             return lost, self._replace(worker)
         except Exception as exc:  # e.g. an unpicklable reply: the pipe's state is unknown, so start afresh
-            return ("error", "internal_error", f"{type(exc).__name__}: {exc}"), self._replace(worker)
+            diagnosis = f"the worker's reply failed: {type(exc).__name__}: {exc}"
+            return ("error", "internal_error", diagnosis), self._replace(worker)
 
     @staticmethod
     def _await_ready(worker: _Worker) -> None:

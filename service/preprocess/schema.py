@@ -1,16 +1,20 @@
 """The JSON shape of faces, frames and tracks, shared by the `facellava faces` command and the HTTP API so
-both use the same field names. Coordinates are image pixels, rounded to 0.01 px."""
+both use the same field names and the same rounding (placement()): pixel coordinates to 0.01 px, detector
+scores to 4 decimals. Rounding happens on float64 values, so a float32 landmark prints as 180.14, not as the
+float32 neighbour 180.13999938964844."""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
+from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from service.preprocess.types import Face, ImageResult, MediaInfo, Track, VideoResult
 
-_DECIMALS = 2
+PIXEL_DECIMALS = 2  # a hundredth of a pixel is far below the landmark model's own error
+SCORE_DECIMALS = 4
 
 
 class MediaOut(BaseModel):
@@ -62,9 +66,19 @@ def media_out(media: MediaInfo) -> MediaOut:
     return MediaOut.model_validate(dataclasses.asdict(media))  # the sampled frames are left out
 
 
+def pixels(values: Any) -> list:
+    """Pixel coordinates (a box, or [68, 2] points) as nested Python floats rounded to PIXEL_DECIMALS."""
+    return np.asarray(values, dtype=np.float64).round(PIXEL_DECIMALS).tolist()
+
+
+def placement(face: Face) -> dict[str, Any]:
+    """Where a face is (box, detector score, landmarks), rounded: the one rule for the CLI and the API."""
+    return {"box": pixels(face.box), "score": round(float(face.score), SCORE_DECIMALS),
+            "landmarks": pixels(face.landmarks)}
+
+
 def face_out(face: Face) -> FaceOut:
-    return FaceOut(box=[round(v, _DECIMALS) for v in face.box], score=round(face.score, 4),
-                   landmarks=face.landmarks.round(_DECIMALS).tolist(), interpolated=face.interpolated)
+    return FaceOut(**placement(face), interpolated=face.interpolated)
 
 
 def track_out(track: Track) -> TrackOut:

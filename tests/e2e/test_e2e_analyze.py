@@ -118,7 +118,7 @@ def test_video_uses_both_towers(client, face_clip):
         (
             lambda c, m: c.post("/analyze", content=b"x", headers={"content-type": "text/plain"}),
             415,
-            "unsupported_media_type",
+            "unsupported_content_type",
         ),
         (
             lambda c, m: c.post("/analyze", json={"media": {"url": "http://127.0.0.1:1/x.png"}}),

@@ -69,3 +69,12 @@ def test_chat_no_face(sdk, no_face_png):
         sdk.chat.completions.create(
             model="facellava", messages=media_message(no_face_png, "image_url", "image/png"), max_tokens=4
         )
+
+
+def test_chat_without_max_tokens_stops_at_the_gateway_default(sdk):
+    """The gateway's FACELLAVA_DEFAULT_MAX_TOKENS (12 here) bounds a chat that gives no limit, instead of the
+    engine's default (the rest of the context, thousands of tokens for the tiny random model's gibberish)."""
+    completion = sdk.chat.completions.create(model="facellava", messages=[{"role": "user", "content": "hi"}])
+    assert completion.usage.completion_tokens <= 12
+    if completion.choices[0].finish_reason == "length":
+        assert completion.usage.completion_tokens == 12

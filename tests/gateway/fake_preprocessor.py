@@ -37,9 +37,10 @@ def _face(seed: int, x: float) -> Face:
     rng = np.random.default_rng(seed)
     crop = rng.integers(0, 256, (CROP_SIZE, CROP_SIZE, 3), dtype=np.uint8)
     crop_points = rng.uniform(40, 216, (68, 2)).astype(np.float32)
-    box = (x, 50.0, x + 120.0, 170.0)
+    # float32 values, as the real detector and landmarker give them (so the API's rounding is exercised)
+    box = tuple(float(v) for v in np.array([x, 50.0, x + 120.0, 170.0], dtype=np.float32) + np.float32(0.337))
     points = (crop_points * 120 / CROP_SIZE + np.array([x, 50.0])).astype(np.float32)
-    return Face(box, 0.9 - seed * 0.01, points, crop, crop_points)
+    return Face(box, float(np.float32(0.9 - seed * 0.01)), points, crop, crop_points)
 
 
 class FakePreprocessor:

@@ -4,12 +4,14 @@ to towers, concurrency, options, and every typed refusal."""
 from __future__ import annotations
 
 import base64
+import logging
 import math
 
 import numpy as np
 import pytest
 
 from common.tasks import CELEBA_ATTRIBUTES, EXPRESSION_LABELS
+from service.api.logging import RequestIdFilter
 from tests.gateway.fake_engine import tokens_of
 from tests.gateway.fake_preprocessor import describe, upload
 
@@ -229,7 +231,7 @@ def test_preprocessing_refusals(gateway, spec, status, code):
     [
         ({"files": {"other": ("x", b"1")}}, 422, "invalid_request"),  # no field named file
         ({"files": {"file": ("face.png", b"", "image/png")}}, 400, "empty_media"),
-        ({"content": b"hello", "headers": {"content-type": "text/plain"}}, 415, "unsupported_media_type"),
+        ({"content": b"hello", "headers": {"content-type": "text/plain"}}, 415, "unsupported_content_type"),
         ({"content": b"{not json", "headers": {"content-type": "application/json"}}, 422, "invalid_request"),
         ({"content": b"--xx\r\ngarbage", "headers": {"content-type": "multipart/form-data"}}, 400, "bad_multipart"),
     ],
@@ -254,3 +256,86 @@ def test_malformed_requests(gateway, request_args, status, code):
 def test_bad_json_bodies(gateway, body, status, code):
     response = gateway.post("/analyze", json=body)
     assert response.status_code == status and response.json()["error"]["code"] == code
+
+
+def test_repeated_tasks_fields_are_all_kept(gateway, engine_state):
+    """-F tasks=age -F tasks=expression,deepfake: every value of every occurrence counts."""
+    response = gateway.post(
+        "/analyze",
+        files={"file": ("face.png", describe(kind="image"), "image/png")},
+        data={"tasks": ["age", "expression,deepfake"]},
+    )
+    assert response.status_code == 200, response.text
+    assert set(response.json()["faces"][0]["tasks"]) == {"age", "expression", "deepfake"}
+    assert len(engine_state.received) == 3
+
+
+def test_a_repeated_single_value_field_is_refused(gateway):
+    response = gateway.post(
+        "/analyze",
+        files={"file": ("face.png", describe(kind="image"), "image/png")},
+        data={"tasks": "age", "max_faces": ["1", "3"]},
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["error"] == {
+        "code": "invalid_request",
+        "message": "max_faces: given 2 times; give it once",
+        "request_id": response.headers["x-request-id"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"max_tokens": "1025"}, "max_tokens: at most 1024 on this server"),
+        ({"temperature": "2.5"}, "temperature: at most 2 on this server"),
+    ],
+)
+def test_sampling_over_the_settings_is_refused_naming_the_bound(gateway, engine_state, fields, message):
+    response = upload(gateway, describe(kind="image"), tasks="age", **fields)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["message"] == message
+    assert engine_state.received == []
+
+
+def test_sampling_bounds_follow_the_settings(start_gateway, engine_state):
+    client = start_gateway(max_tokens_limit=2000, max_temperature=3.0, default_max_tokens=700)
+    response = upload(client, describe(kind="image"), tasks="age", max_tokens="1500", temperature="2.5")
+    assert response.status_code == 200, response.text
+    assert (engine_state.received[-1]["max_tokens"], engine_state.received[-1]["temperature"]) == (1500, 2.5)
+    assert upload(client, describe(kind="image"), tasks="age").status_code == 200
+    assert engine_state.received[-1]["max_tokens"] == 700
+    refused = upload(client, describe(kind="image"), tasks="age", max_tokens="2001")
+    assert refused.json()["error"]["message"] == "max_tokens: at most 2000 on this server"
+    # The OpenAPI document states the same bounds, in every request model that has the fields.
+    components = client.get("/openapi.json").json()["components"]["schemas"]
+    for model in ("AnalyzeJSONRequest", "AnalyzeForm", "ChatCompletionRequest"):
+        properties = components[model]["properties"]
+        for field, bound in (("max_tokens", 2000), ("temperature", 3.0)):
+            maxima = [b.get("maximum") for b in properties[field].get("anyOf", [properties[field]])]
+            assert bound in maxima, (model, field, properties[field])
+
+
+def test_max_faces_description_states_the_order_faces_are_kept_in(gateway, preprocessor):
+    """Images keep the faces with the highest detector scores (the pipeline's order), not the largest."""
+    described = gateway.get("/openapi.json").json()["components"]["schemas"]["AnalyzeJSONRequest"]
+    description = described["properties"]["max_faces"]["description"]
+    assert "largest first" not in description and "highest detector scores" in description
+    body = upload(gateway, describe(kind="image", faces=3), max_faces="2", tasks="age").json()
+    scores = [face["score"] for face in body["faces"]]
+    assert len(scores) == 2 and scores == sorted(scores, reverse=True)
+
+
+def test_a_server_side_failure_hides_its_details_from_the_client(gateway, caplog: pytest.LogCaptureFixture):
+    caplog.handler.addFilter(RequestIdFilter())  # as the JSON log handler stamps records in production
+    with caplog.at_level(logging.ERROR, logger="facellava.preprocess"):
+        response = gateway.post(
+            "/analyze",
+            headers={"X-Request-ID": "hidden-1"},
+            files={"file": ("f", describe(error="internal_error"))},
+        )
+    assert response.status_code == 500
+    error = response.json()["error"]
+    assert error["code"] == "internal_error" and "fake preprocessor" not in error["message"]
+    logged = [r for r in caplog.records if getattr(r, "detail", None) == "refused by the fake preprocessor"]
+    assert logged and logged[0].request_id == "hidden-1"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import concurrent.futures
 import socket
 import tempfile
@@ -9,7 +10,11 @@ import time
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from pydantic import ValidationError
 
+from service.api.settings import ENVELOPE_BYTES, Settings, body_bytes_for
+from service.preprocess.limits import PreprocessLimits
 from tests.gateway.fake_preprocessor import describe, upload
 
 
@@ -196,3 +201,83 @@ def test_uploads_never_touch_the_disk(gateway, monkeypatch, tmp_path):
     response = upload(gateway, b"\x89PNG" + b"\0" * 3_000_000)
     assert response.status_code == 415  # the fake preprocessor refuses it, after reading it all from memory
     assert opened == [] and list(tmp_path.iterdir()) == []
+
+
+def test_cors_exposes_the_headers_a_script_needs(start_gateway):
+    client = start_gateway(cors_origins="https://app.example")
+    response = client.get("/healthz", headers={"Origin": "https://app.example"})
+    exposed = {h.strip().lower() for h in response.headers["access-control-expose-headers"].split(",")}
+    assert {"x-request-id", "retry-after"} <= exposed
+
+
+def test_a_refused_preflight_gets_the_json_error_body(start_gateway):
+    client = start_gateway(cors_origins="https://app.example")
+    response = client.options(
+        "/analyze", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
+    )
+    assert response.status_code == 400 and response.headers["content-type"] == "application/json"
+    assert response.json()["error"] == {
+        "code": "cors_refused",
+        "message": "Disallowed CORS origin",
+        "request_id": response.headers["x-request-id"],
+    }
+    assert "access-control-allow-origin" not in response.headers
+
+
+def _requests_counted(client: httpx.Client, route: str, status: str) -> float:
+    wanted = {"route": route, "method": "POST", "status": status}
+    samples = [s for f in text_string_to_metric_families(client.get("/metrics").text) for s in f.samples]
+    return sum(s.value for s in samples if s.name == "facellava_requests_total" and s.labels == wanted)
+
+
+def test_requests_refused_before_routing_are_counted_under_their_route(start_gateway, engine_state):
+    client = start_gateway(max_body_bytes=1000, max_in_flight=1)
+    assert upload(client, b"x" * 5000).status_code == 413
+    engine_state.delay_s = 0.5
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        first = pool.submit(upload, client, describe(kind="image"), tasks="age")
+        time.sleep(0.2)
+        assert upload(client, describe(kind="image"), tasks="age").status_code == 429
+        assert first.result().status_code == 200
+    over = client.post("/nowhere", content=b"x" * 5000)  # an unknown path stays unmatched
+    assert over.status_code == 413
+    assert _requests_counted(client, "/analyze", "413") == 1
+    assert _requests_counted(client, "/analyze", "429") == 1
+    assert _requests_counted(client, "unmatched", "413") == 1
+
+
+def test_the_default_body_limit_admits_every_medium_the_pipeline_accepts(monkeypatch):
+    """FACELLAVA_MAX_BODY_BYTES follows FACELLAVA_PREPROCESS_MAX_BYTES: the largest accepted file, base64-encoded
+    in JSON, still fits in a body, so the media limit (which also guards `facellava faces`) is the one that
+    applies."""
+    monkeypatch.delenv("FACELLAVA_MAX_BODY_BYTES", raising=False)
+    monkeypatch.delenv("FACELLAVA_PREPROCESS_MAX_BYTES", raising=False)
+    assert Settings().max_body_bytes >= body_bytes_for(PreprocessLimits().max_bytes) > PreprocessLimits().max_bytes
+    monkeypatch.setenv("FACELLAVA_PREPROCESS_MAX_BYTES", "3000")
+    assert Settings().max_body_bytes == 4000 + ENVELOPE_BYTES
+    monkeypatch.setenv("FACELLAVA_MAX_BODY_BYTES", "2500")  # an explicit setting still wins
+    assert Settings().max_body_bytes == 2500
+
+
+def test_media_over_the_pipeline_limit_is_refused_by_that_limit(monkeypatch, start_gateway, engine_state, preprocessor):
+    monkeypatch.setenv("FACELLAVA_PREPROCESS_MAX_BYTES", "3000")
+    client = start_gateway()
+    calls = len(preprocessor.calls)
+    media = base64.b64encode(b"\0" * 3001).decode()  # 4 kB of base64: within the body limit
+    response = client.post("/analyze", json={"media": {"base64": media}})
+    assert response.status_code == 413, response.text
+    assert response.json()["error"] == {
+        "code": "too_large",
+        "message": "the media is over the 3000-byte limit",
+        "request_id": response.headers["x-request-id"],
+    }
+    assert len(preprocessor.calls) == calls  # refused before a worker got the bytes
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [({"default_max_tokens": 2000}, "default_max_tokens"), ({"default_max_faces": 11}, "default_max_faces")],
+)
+def test_a_default_over_its_limit_is_refused_at_start(overrides, named):
+    with pytest.raises(ValidationError, match=named):
+        Settings(**overrides)

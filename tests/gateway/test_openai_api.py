@@ -131,3 +131,40 @@ def test_engine_error_before_the_stream_is_typed(sdk, engine_state):
             model="facellava", messages=image_message(describe(kind="image")), stream=True
         )
     assert error.value.status_code == 503
+
+
+def test_chat_without_max_tokens_gets_the_default(sdk, engine_state):
+    """Not the engine's default (the rest of the context): FACELLAVA_DEFAULT_MAX_TOKENS, as for /analyze."""
+    sdk.chat.completions.create(model="facellava", messages=image_message(describe(kind="image")))
+    assert engine_state.received[-1]["max_tokens"] == 512
+    sdk.chat.completions.create(
+        model="facellava", messages=image_message(describe(kind="image")), max_completion_tokens=20
+    )
+    sent = engine_state.received[-1]
+    assert sent["max_completion_tokens"] == 20 and "max_tokens" not in sent
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"max_tokens": 1025}, "max_tokens: at most 1024 on this server"),
+        ({"max_completion_tokens": 4096}, "max_completion_tokens: at most 1024 on this server"),
+        ({"temperature": 2.5}, "temperature: at most 2 on this server"),
+    ],
+)
+def test_chat_sampling_over_the_settings_is_refused(sdk, engine_state, overrides, message):
+    with pytest.raises(openai.UnprocessableEntityError) as refusal:
+        sdk.chat.completions.create(model="facellava", messages=[{"role": "user", "content": "hi"}], **overrides)
+    assert refusal.value.body["message"] == message
+    assert engine_state.received == []
+
+
+def test_chat_sampling_bounds_follow_the_settings(start_gateway, engine_state):
+    client = start_gateway(max_tokens_limit=2048, max_temperature=0.5, default_max_tokens=64)
+    ask = {"model": "facellava", "messages": [{"role": "user", "content": "hi"}]}
+    assert client.post("/v1/chat/completions", json={**ask, "max_tokens": 2000}).status_code == 200
+    assert client.post("/v1/chat/completions", json=ask).status_code == 200
+    assert engine_state.received[-1]["max_tokens"] == 64
+    refused = client.post("/v1/chat/completions", json={**ask, "temperature": 0.7})
+    assert refused.status_code == 422
+    assert refused.json()["error"]["message"] == "temperature: at most 0.5 on this server"

@@ -4,6 +4,7 @@ HTTP status come from the real pipeline, not from a stand-in."""
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import os
 import signal
@@ -18,6 +19,7 @@ from service.api.app import create_app
 from service.api.settings import Settings
 from service.preprocess.limits import PreprocessLimits
 from service.preprocess.pool import PreprocessPool
+from service.preprocess.types import PreprocessError, PreprocessOptions
 from tests.gateway.fake_preprocessor import upload
 from tests.gateway.servers import ThreadedServer
 from tests.preprocess.media import (
@@ -109,3 +111,23 @@ def test_timeout_busy_and_crashed_worker(start_real_gateway, engine_state):
     again = upload(client, ASTRONAUT_JPEG)  # a fresh worker serves (and applies the same deadline)
     assert again.json()["error"]["code"] == "decode_timeout"
     assert pool.worker_pids() != [pid]
+
+
+def test_a_bug_in_a_worker_comes_back_as_internal_error_with_its_diagnosis():
+    """An unexpected exception in the real worker (here: no options object) costs one job, not the worker; the
+    traceback comes back for the gateway's log (which the client never sees: test_analyze_api)."""
+    pool = PreprocessPool(processes=1, max_queue=0)
+
+    async def submit_twice() -> tuple[PreprocessError, int]:
+        with pytest.raises(PreprocessError) as failure:
+            await pool.submit(ASTRONAUT_JPEG, None)  # type: ignore[arg-type]
+        result = await pool.submit(ASTRONAUT_JPEG, PreprocessOptions())
+        return failure.value, len(result.subjects)
+
+    try:
+        error, faces = asyncio.run(submit_twice())
+    finally:
+        pool.close()
+    assert error.code == "internal_error"
+    assert "Traceback" in error.message and "AttributeError" in error.message
+    assert faces == 1

@@ -49,10 +49,9 @@ def media_server() -> Iterator[ThreadedServer]:
 
 
 @pytest.fixture
-def fetching_gateway(start_gateway):
-    return start_gateway(
-        url_fetch_enabled=True, url_allowlist="127.0.0.1", max_body_bytes=50_000, url_fetch_timeout_s=1
-    )
+def fetching_gateway(start_gateway, monkeypatch):
+    monkeypatch.setenv("FACELLAVA_PREPROCESS_MAX_BYTES", "50000")  # downloads share the uploads' media limit
+    return start_gateway(url_fetch_enabled=True, url_allowlist="127.0.0.1", url_fetch_timeout_s=1)
 
 
 def analyze_url(client, url: str):

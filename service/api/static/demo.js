@@ -1,0 +1,322 @@
+// The Face-LLaVA demo page: send one upload to POST /analyze and show what came back.
+// Every text from the API (labels, reasoning, error messages) is inserted as text, never as HTML.
+"use strict";
+
+const TASK_TITLES = {
+  expression: "Expression",
+  action_units: "Action units",
+  attributes: "Attributes",
+  age: "Age",
+  deepfake: "Deepfake",
+};
+const FACE_COLOURS = ["#00e676", "#ffea00", "#00b0ff", "#ff4081", "#ff9100", "#d500f9"];
+const MEDIA_TIMEOUT_MS = 10000;
+const VIDEO_EXTENSIONS = /\.(mp4|m4v|mov|webm|mkv|avi)$/i;
+
+const $ = (id) => document.getElementById(id);
+
+// The API key lives only in this input and in the request it is sent with.
+let tasksTouched = false;
+let shown = null; // {media: HTMLImageElement|HTMLVideoElement, url: object URL, result: the API's JSON}
+let drawing = Promise.resolve(); // draws run one after another: a video seek must finish before the next
+
+function element(tag, text, className) {
+  const node = document.createElement(tag);
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  if (className) node.className = className;
+  return node;
+}
+
+function isVideo(file) {
+  return file.type.startsWith("video/") || VIDEO_EXTENSIONS.test(file.name);
+}
+
+function chosenFile() {
+  const files = $("file").files;
+  return files && files.length ? files[0] : null;
+}
+
+function onFileChosen() {
+  const file = chosenFile();
+  $("file-name").textContent = file ? `Chosen: ${file.name} (${Math.round(file.size / 1024)} KiB)` : "";
+  // As the API: deepfake is a default task for videos only (unless the user has picked tasks).
+  if (file && !tasksTouched) {
+    document.querySelector('input[name="tasks"][value="deepfake"]').checked = isVideo(file);
+  }
+}
+
+function setupDropZone() {
+  const zone = $("drop-zone");
+  zone.addEventListener("dragover", (event) => {
+    event.preventDefault();
+    zone.classList.add("dragging");
+  });
+  zone.addEventListener("dragleave", () => zone.classList.remove("dragging"));
+  zone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    zone.classList.remove("dragging");
+    if (event.dataTransfer && event.dataTransfer.files.length) {
+      $("file").files = event.dataTransfer.files;
+      onFileChosen();
+    }
+  });
+}
+
+function setBusy(busy) {
+  const button = $("submit");
+  button.disabled = busy;
+  button.textContent = busy ? "Analysing\u2026" : "Analyse";
+  $("analyze-form").setAttribute("aria-busy", String(busy));
+  $("results").setAttribute("aria-busy", String(busy));
+  document.body.classList.toggle("busy", busy);
+}
+
+function showError(code, message, requestId) {
+  $("error-code").textContent = code;
+  $("error-message").textContent = message;
+  $("error-request-id").textContent = requestId || "none";
+  $("error").hidden = false;
+}
+
+async function readError(response) {
+  // The gateway answers every failure with {"error": {"code", "message", "request_id"}}; anything else
+  // (a proxy's page, say) is reported by its HTTP status.
+  try {
+    const body = await response.json();
+    if (body && body.error && body.error.code) return body.error;
+  } catch (_) {
+    // not JSON
+  }
+  return {
+    code: `http_${response.status}`,
+    message: response.statusText || "unexpected response",
+    request_id: response.headers.get("X-Request-ID"),
+  };
+}
+
+async function submit(event) {
+  event.preventDefault();
+  $("error").hidden = true;
+  $("results").hidden = true;
+  const file = chosenFile();
+  const tasks = [...document.querySelectorAll('input[name="tasks"]:checked')].map((box) => box.value);
+  if (!file) {
+    showError("no_file", "choose an image or video first", null);
+    $("file").focus();
+    return;
+  }
+  if (!tasks.length) {
+    showError("no_task", "choose at least one task", null);
+    return;
+  }
+  const body = new FormData();
+  body.append("file", file, file.name);
+  body.append("tasks", tasks.join(","));
+  body.append("landmarks", $("landmarks").value);
+  const headers = {};
+  const key = $("api-key").value.trim();
+  if (key) headers.Authorization = `Bearer ${key}`;
+
+  setBusy(true);
+  const started = performance.now();
+  $("status").textContent = "Analysing\u2026 (the model answers each task for each face; this can take a while)";
+  try {
+    const response = await fetch("analyze", { method: "POST", body, headers });
+    if (!response.ok) {
+      const error = await readError(response);
+      showError(error.code, error.message, error.request_id);
+      $("status").textContent = `Failed (HTTP ${response.status}).`;
+      return;
+    }
+    const result = await response.json();
+    $("status").textContent = `Done in ${((performance.now() - started) / 1000).toFixed(1)} s.`;
+    await showResult(file, result);
+  } catch (error) {
+    showError("network_error", String(error && error.message ? error.message : error), null);
+    $("status").textContent = "Failed.";
+  } finally {
+    setBusy(false);
+  }
+}
+
+function formatConfidence(value) {
+  return value === null || value === undefined ? "unknown" : `${(value * 100).toFixed(1)} %`;
+}
+
+function labelsText(task, outcome) {
+  if (task === "age" && outcome.value !== null && outcome.value !== undefined) return `${outcome.value} years`;
+  return outcome.labels.length ? outcome.labels.join(", ") : "none";
+}
+
+function taskRow(task, outcome, video) {
+  const row = document.createElement("tr");
+  const title = TASK_TITLES[task] || task;
+  // On a video, some tasks are answered by the video tower and others on the best frame: say which.
+  row.append(element("th", video ? `${title} (${outcome.tower === "video" ? "8 frames" : "best frame"})` : title));
+  const labels = element("td", labelsText(task, outcome));
+  const perLabel = Object.entries(outcome.label_confidences || {});
+  if (perLabel.length > 1) labels.title = perLabel.map(([l, c]) => `${l}: ${formatConfidence(c)}`).join("\n");
+  row.append(labels);
+  row.append(element("td", formatConfidence(outcome.confidence)));
+  row.append(element("td", outcome.uncertain ? "yes" : "no", outcome.uncertain ? "uncertain" : ""));
+  const reasoning = element("td", outcome.reasoning === null ? "(reasoning off)" : outcome.reasoning, "reasoning");
+  row.append(reasoning);
+  row.dataset.task = task;
+  return row;
+}
+
+function faceSection(face, media) {
+  const section = element("section", null, "face");
+  section.dataset.face = String(face.index);
+  const colour = FACE_COLOURS[face.index % FACE_COLOURS.length];
+  const title = element("h3", `Face ${face.index + 1}`);
+  const swatch = element("span", null, "swatch");
+  swatch.style.backgroundColor = colour;
+  title.prepend(swatch);
+  section.append(title);
+  const box = face.box.map((v) => Math.round(v)).join(", ");
+  let details = `detector score ${face.score.toFixed(3)}, box [${box}] px`;
+  if (media.type === "video") {
+    details += `, track ${face.track_id}, in ${Math.round(face.presence * 100)} % of sampled frames`;
+  }
+  section.append(element("p", details, "hint"));
+  const table = element("table");
+  table.append(element("caption", `What the model says about face ${face.index + 1}`));
+  const head = document.createElement("tr");
+  for (const name of ["Task", "Label(s)", "Confidence", "Uncertain", "Reasoning"]) {
+    const cell = element("th", name);
+    cell.scope = "col";
+    head.append(cell);
+  }
+  table.createTHead().append(head);
+  const rows = table.createTBody();
+  for (const [task, outcome] of Object.entries(face.tasks)) rows.append(taskRow(task, outcome, media.type === "video"));
+  section.append(table);
+  return section;
+}
+
+function summaryText(result) {
+  const m = result.media;
+  const faces = result.faces.length;
+  const total = result.timings && result.timings.total !== undefined ? `${result.timings.total.toFixed(2)} s` : "?";
+  return (
+    `${faces} face${faces === 1 ? "" : "s"} in a ${m.width}\u00d7${m.height} ${m.format} ${m.type}. ` +
+    `Model ${result.model.name}; landmarks fed to the model: ${result.landmarks_conditioned ? "yes" : "no"}; ` +
+    `server time ${total}; request id ${result.request_id}.`
+  );
+}
+
+function loadMedia(file, video) {
+  // Resolves with a loaded <img> or <video>, or null when this browser cannot show the format (e.g. TIFF,
+  // or a codec it lacks): the faces are then drawn on grey.
+  const url = URL.createObjectURL(file);
+  return new Promise((resolve) => {
+    const media = document.createElement(video ? "video" : "img");
+    let settled = false;
+    const done = (ok) => {
+      if (settled) return;
+      settled = true;
+      if (!ok) URL.revokeObjectURL(url);
+      resolve(ok ? { media, url } : null);
+    };
+    setTimeout(() => done(false), MEDIA_TIMEOUT_MS);
+    if (video) {
+      media.muted = true;
+      media.preload = "auto";
+      media.addEventListener("loadeddata", () => done(true), { once: true });
+    } else {
+      media.addEventListener("load", () => done(true), { once: true });
+    }
+    media.addEventListener("error", () => done(false), { once: true });
+    media.src = url;
+  });
+}
+
+function seek(video, time) {
+  // A video that cannot seek never says "seeked": draw whatever frame it shows after a while.
+  return new Promise((resolve) => {
+    video.addEventListener("seeked", () => resolve(), { once: true });
+    setTimeout(resolve, MEDIA_TIMEOUT_MS);
+    video.currentTime = Math.min(time, Math.max(0, video.duration - 0.001));
+  });
+}
+
+function drawFace(context, face, colour, scale) {
+  const [x0, y0, x1, y1] = face.box;
+  context.strokeStyle = colour;
+  context.fillStyle = colour;
+  context.lineWidth = 2 * scale;
+  context.setLineDash(face.interpolated ? [6 * scale, 4 * scale] : []);
+  context.strokeRect(x0, y0, x1 - x0, y1 - y0);
+  const radius = 1.6 * scale;
+  for (const [x, y] of face.landmarks) {
+    context.beginPath();
+    context.arc(x, y, radius, 0, 2 * Math.PI);
+    context.fill();
+  }
+}
+
+async function drawShown() {
+  // The canvas has the upload's pixel size (the API's coordinates) and CSS scales it to the page, so the
+  // strokes are widened by the same factor to stay visible.
+  const { media, result } = shown;
+  const canvas = $("canvas");
+  const video = result.media.type === "video";
+  const position = Number($("frame").value);
+  canvas.width = result.media.width;
+  canvas.height = result.media.height;
+  const context = canvas.getContext("2d");
+  if (video && media) await seek(media, result.media.sampled_times[position] || 0);
+  if (media) context.drawImage(media, 0, 0, canvas.width, canvas.height);
+  else {
+    context.fillStyle = "#333";
+    context.fillRect(0, 0, canvas.width, canvas.height);
+  }
+  const scale = Math.max(1, canvas.width / Math.max(1, canvas.clientWidth));
+  let filledIn = false;
+  for (const face of result.faces) {
+    const where = video && face.frames ? face.frames[position] : face;
+    if (!where) continue;
+    drawFace(context, where, FACE_COLOURS[face.index % FACE_COLOURS.length], scale);
+    filledIn = filledIn || Boolean(where.interpolated);
+  }
+  canvas.dataset.drawn = String(result.faces.length);
+  let caption = media ? "" : "This browser cannot show this file's format; the faces are drawn on grey. ";
+  if (video) {
+    const time = result.media.sampled_times[position];
+    $("frame-label").textContent = `${position + 1} of 8 (${time.toFixed(2)} s)`;
+    if (filledIn) caption += "Dashed boxes: face not detected in this frame, filled in from its neighbours.";
+  }
+  $("canvas-caption").textContent = caption;
+}
+
+async function showResult(file, result) {
+  if (shown && shown.url) URL.revokeObjectURL(shown.url);
+  const video = result.media.type === "video";
+  const loaded = await loadMedia(file, video);
+  shown = { media: loaded && loaded.media, url: loaded && loaded.url, result };
+  $("summary").textContent = summaryText(result);
+  $("frame-picker").hidden = !video;
+  if (video) $("frame").value = String(result.faces.length ? result.faces[0].best_frame || 0 : 0);
+  const faces = $("faces");
+  faces.replaceChildren(...result.faces.map((face) => faceSection(face, result.media)));
+  $("results").hidden = false;
+  await redraw();
+}
+
+function redraw() {
+  drawing = drawing.then(drawShown);
+  return drawing;
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("analyze-form").addEventListener("submit", submit);
+  $("file").addEventListener("change", onFileChosen);
+  for (const box of document.querySelectorAll('input[name="tasks"]')) {
+    box.addEventListener("change", () => {
+      tasksTouched = true;
+    });
+  }
+  $("frame").addEventListener("input", () => shown && redraw());
+  setupDropZone();
+});
