@@ -20,21 +20,24 @@ from types import SimpleNamespace
 
 import torch
 
-from model.vision_encoder import FaceLlavaVision
+from model.landmark_modules import NUM_LANDMARKS
+from model.vision_encoder import LANDMARK_CROP_PIXELS, FaceLlavaVision
 
-# Released sizes: LanguageBind ViT-L/14 towers, Vicuna-7B width, 8-frame clips.
-REAL = {"vision": (1024, 4096, 24, 16), "text_hidden": 4096, "frames": 8}
-TINY = {"vision": (48, 96, 2, 4), "text_hidden": 64, "frames": 8}
+# Released sizes: LanguageBind ViT-L/14 towers (224 px images, 14 px patches), Vicuna-7B width, 8-frame clips.
+# vision: (hidden, intermediate, layers, heads); pixels: (image_size, patch_size).
+REAL = {"vision": (1024, 4096, 24, 16), "pixels": (224, 14), "text_hidden": 4096, "frames": 8}
+TINY = {"vision": (48, 96, 2, 4), "pixels": (224, 14), "text_hidden": 64, "frames": 8}
 
 
 def vision_config(sizes: dict, landmarks: bool) -> SimpleNamespace:
     """The FaceLlavaConfig fields the vision side reads (a namespace: this script needs no transformers)."""
     hidden, intermediate, layers, heads = sizes["vision"]
+    image_size, patch_size = sizes["pixels"]
 
     def tower(add_time_attn: bool) -> SimpleNamespace:
         return SimpleNamespace(
             hidden_size=hidden, intermediate_size=intermediate, num_hidden_layers=layers,
-            num_attention_heads=heads, num_channels=3, image_size=224, patch_size=14, hidden_act="gelu",
+            num_attention_heads=heads, num_channels=3, image_size=image_size, patch_size=patch_size, hidden_act="gelu",
             layer_norm_eps=1e-5, add_time_attn=add_time_attn,
             num_frames=sizes["frames"] if add_time_attn else 1,
         )  # fmt: skip
@@ -122,8 +125,14 @@ def main() -> None:
     frames, size = sizes["frames"], model.vision_settings.image_size
     images = torch.randn(args.image_batch, 3, size, size, device=device, dtype=dtype)
     clips = torch.randn(args.clip_batch, frames, 3, size, size, device=device, dtype=dtype)
-    image_lm = None if args.no_landmarks else torch.rand(args.image_batch, 68, 2, device=device) * 256
-    clip_lm = None if args.no_landmarks else torch.rand(args.clip_batch, frames, 68, 2, device=device) * 256
+    def random_landmarks(*lead: int) -> torch.Tensor | None:
+        """Crop-pixel landmarks anywhere in the crop: timing does not depend on where they fall."""
+        if args.no_landmarks:
+            return None
+        return torch.rand(*lead, NUM_LANDMARKS, 2, device=device) * LANDMARK_CROP_PIXELS
+
+    image_lm = random_landmarks(args.image_batch)
+    clip_lm = random_landmarks(args.clip_batch, frames)
 
     def batched(encode, pixels, landmarks):
         return lambda: encode(pixels, landmarks)

@@ -10,7 +10,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-VIDEO_TOKENS = 8 * 257  # 8 frames x (256 patches + CLS): the largest multimodal item
+from common.engine_protocol import FRAMES_PER_VIDEO
+
+# The released towers: 224 px images in 14 px patches -> 16 x 16 patches, plus the CLS token a video frame keeps.
+RELEASED_FRAME_TOKENS = (224 // 14) ** 2 + 1
+VIDEO_TOKENS = FRAMES_PER_VIDEO * RELEASED_FRAME_TOKENS  # 2056: the largest multimodal item
 
 # Per-device defaults. On CPU (development, CI, the cpu-dev overlay) a shorter context and a fixed 256 MiB KV cache
 # keep the engine small beside everything else on the machine; a video request still fits (2056 + prompt + answer).
@@ -49,7 +53,7 @@ def engine_command(
         "--max-model-len", str(max_model_len),
         "--max-num-batched-tokens", str(batched_tokens),
         "--trust-request-mm-kwargs",
-        "--media-io-kwargs", json.dumps({"video": {"num_frames": 8}}),
+        "--media-io-kwargs", json.dumps({"video": {"num_frames": FRAMES_PER_VIDEO}}),
         "--limit-mm-per-prompt", json.dumps({"image": 1, "video": 1}),
         "--enable-prefix-caching",
     ]

@@ -52,6 +52,11 @@ class TensorInfo:
     shape: tuple[int, ...]
     dtype: torch.dtype
 
+    @property
+    def nbytes(self) -> int:
+        """The tensor's size in bytes: progress and shard sizes are known before any data is read."""
+        return self.dtype.itemsize * torch.Size(self.shape).numel()
+
 
 def weight_files(folder: Path) -> list[Path]:
     """The weight files of a downloaded folder, in the order the index (or the folder) lists them.
@@ -176,7 +181,7 @@ class ShardedWeightWriter:
 
     def __init__(self, folder: Path, max_shard_bytes: int, fmt: WeightFormat = "safetensors") -> None:
         if max_shard_bytes <= 0:
-            raise ValueError("max_shard_bytes must be positive")
+            raise ValueError(f"max_shard_bytes must be positive, got {max_shard_bytes}")
         self.folder = Path(folder)
         self.max_shard_bytes = max_shard_bytes
         self.fmt = fmt

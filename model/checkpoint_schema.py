@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from model.conversion_error import ConversionError
+from model.landmark_modules import FACE_REGIONS
 from model.released_config import LANDMARKS_HIDDEN_SIZE
 
 Shapes = dict[str, tuple[int, ...]]
@@ -18,18 +19,6 @@ IMAGE_TOWER_PREFIX = "model.image_tower.image_tower."
 VIDEO_TOWER_PREFIX = "model.video_tower.video_tower."
 LANGUAGEBIND_VISION_PREFIX = "vision_model."
 ROTARY_BUFFER_SUFFIX = "rotary_emb.inv_freq"
-# iBUG-68 regions of LandmarkRegionProjector: name -> number of points (each a Linear(2 * n, hidden)).
-LANDMARK_REGIONS = {
-    "face": 17,
-    "eyebrow1": 5,
-    "eyebrow2": 5,
-    "nose": 4,
-    "nostril": 5,
-    "eye1": 6,
-    "eye2": 6,
-    "lips": 12,
-    "teeth": 8,
-}
 _ATTENTION_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "out_proj")
 _SHOWN_NAMES = 10  # how many tensor names a refusal lists before "+N more"
 
@@ -85,8 +74,10 @@ def landmark_shapes(fields: dict[str, Any], hidden: int) -> dict[str, Shapes]:
     """The three landmark modules (FRLP local, FRLP global, FRGCA), by module, for the configured types."""
     if fields["landmarks_projector_type"] == "landmarks_region_projector":
         local: Shapes = {}
-        for region, points in LANDMARK_REGIONS.items():
-            local |= _linear(f"model.landmarks_projector.region_layers.{region}.", hidden, 2 * points)
+        for region, points in FACE_REGIONS.items():
+            local |= _linear(
+                f"model.landmarks_projector.region_layers.{region}.", hidden, 2 * (points.stop - points.start)
+            )
     else:
         local = _linear("model.landmarks_projector.", hidden, LANDMARKS_HIDDEN_SIZE)
     cross = "model.landmarks_cross_attn."
@@ -109,6 +100,16 @@ def landmark_shapes(fields: dict[str, Any], hidden: int) -> dict[str, Shapes]:
     }
 
 
+def clip_layer_shapes(prefix: str, width: int, inter: int) -> Shapes:
+    """One CLIP encoder layer (attention, MLP, two LayerNorms), as in both LanguageBind towers (vision and
+    text): one table, so the converter's checks and the tiny checkpoints' weights agree."""
+    shapes: Shapes = {}
+    for proj in _ATTENTION_PROJECTIONS:
+        shapes |= _linear(f"{prefix}self_attn.{proj}.", width, width)
+    shapes |= _linear(prefix + "mlp.fc1.", inter, width) | _linear(prefix + "mlp.fc2.", width, inter)
+    return shapes | {f"{prefix}layer_norm{i}.{k}": (width,) for i in (1, 2) for k in ("weight", "bias")}
+
+
 def tower_shapes(tower: dict[str, Any]) -> Shapes:
     """A LanguageBind ViT's tensors (names below `vision_model.`); video layers have temporal parts."""
     width, inter = tower["hidden_size"], tower["intermediate_size"]
@@ -125,10 +126,7 @@ def tower_shapes(tower: dict[str, Any]) -> Shapes:
     }
     for layer in range(tower["num_hidden_layers"]):
         p = f"encoder.layers.{layer}."
-        for proj in _ATTENTION_PROJECTIONS:
-            shapes |= _linear(f"{p}self_attn.{proj}.", width, width)
-        shapes |= _linear(p + "mlp.fc1.", inter, width) | _linear(p + "mlp.fc2.", width, inter)
-        shapes |= {f"{p}layer_norm{i}.{k}": v for i in (1, 2) for k, v in norm.items()}
+        shapes |= clip_layer_shapes(p, width, inter)
         if tower["add_time_attn"]:
             shapes[p + "temporal_embedding"] = (1, tower["num_frames"], width)
             for proj in _ATTENTION_PROJECTIONS:

@@ -49,7 +49,10 @@ class LanguageBindVisionConfig(PreTrainedConfig):
         self.num_frames = num_frames
 
 
-def _sub_config(value: dict[str, Any] | PreTrainedConfig | None, cls: type[PreTrainedConfig], **defaults: Any):
+def _sub_config(
+    value: dict[str, Any] | PreTrainedConfig | None, cls: type[PreTrainedConfig], **defaults: Any
+) -> PreTrainedConfig:
+    """A nested config from its dict (config.json) or as given; `defaults` fill only what the dict lacks."""
     if isinstance(value, PreTrainedConfig):
         return value
     merged = {**defaults, **(value or {})}

@@ -131,12 +131,9 @@ def convert(
     a warning and the report) instead of refusing: for a release that carries extras we have not seen. The
     folder appears only when complete: it is written beside `out_dir`, then renamed.
     """
-    facellava_dir, image_tower_dir, video_tower_dir = (
-        Path(facellava_dir),
-        Path(image_tower_dir),
-        Path(video_tower_dir),
+    facellava_dir, image_tower_dir, video_tower_dir, out_dir = map(
+        Path, (facellava_dir, image_tower_dir, video_tower_dir, out_dir)
     )
-    out_dir = Path(out_dir)
     if landmark_conditioning not in ("auto", "on", "off"):
         raise ConversionError(f"landmark_conditioning must be auto, on or off, not {landmark_conditioning!r}")
     if dtype is not None and dtype not in DTYPES:
@@ -242,14 +239,7 @@ def _write_weights(
 
     work: list[tuple[str, int, Callable[[], torch.Tensor]]] = []
     for name in plan.llm_tensors:
-        info = llava_source.tensors[name]
-        work.append(
-            (
-                name,
-                info.dtype.itemsize * int(torch.Size(info.shape).numel()),
-                lambda n=name: llava_source.get(n),
-            )
-        )
+        work.append((name, llava_source.tensors[name].nbytes, lambda n=name: llava_source.get(n)))
     for pair in pairs.values():
         for name in pair.downloaded.entries:  # the embedded copy's prefix is the official output name
             size = pair.downloaded.nbytes(name)

@@ -135,17 +135,18 @@ class FaceLlavaForConditionalGeneration(FaceLlavaVisionMixin, nn.Module, Support
         return init_vllm_registered_model(vllm_config=vllm_config, hf_config=text_config, prefix=lm_prefix)
 
     def embed_multimodal(self, **kwargs: object) -> MultiModalEmbeddings:
-        """Visual embeddings per item, in prompt order: [256, H] per image, [8 * 257, H] per video."""
-        if kwargs.get("pixel_values") is not None:
-            pixels = _as_batch(kwargs["pixel_values"])
-            landmarks = _as_batch(kwargs[LANDMARKS_IMAGES_KEY])
-            given = _as_batch(kwargs[given_key(LANDMARKS_IMAGES_KEY)])
-            return list(_encode_mixed(self.encode_images, pixels, landmarks, given))
-        if kwargs.get("pixel_values_videos") is not None:
-            pixels = _as_batch(kwargs["pixel_values_videos"])
-            landmarks = _as_batch(kwargs[LANDMARKS_VIDEOS_KEY])
-            given = _as_batch(kwargs[given_key(LANDMARKS_VIDEOS_KEY)])
-            return list(_encode_mixed(self.encode_videos, pixels, landmarks, given).flatten(1, 2))
+        """Visual embeddings per item, in prompt order: [image tokens, H] per image, [frames * frame tokens, H]
+        per video (frames flattened: the prompt holds a video's frame tokens as one placeholder). vLLM batches
+        one modality per call."""
+        for pixels_key, landmarks_key, encode in (
+            ("pixel_values", LANDMARKS_IMAGES_KEY, self.encode_images),
+            ("pixel_values_videos", LANDMARKS_VIDEOS_KEY, self.encode_videos),
+        ):
+            if kwargs.get(pixels_key) is not None:
+                pixels = _as_batch(kwargs[pixels_key])
+                landmarks = _as_batch(kwargs[landmarks_key])
+                given = _as_batch(kwargs[given_key(landmarks_key)])
+                return list(_encode_mixed(encode, pixels, landmarks, given).flatten(1, -2))
         return []
 
     def forward(

@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+# iBUG-68, as common.engine_protocol.LANDMARK_POINTS (not imported: the vision modules need only torch, for
+# bench/vision_gpu.py on a bare GPU machine; tests/model/test_vision_parity.py checks the two agree).
 NUM_LANDMARKS = 68
 LANDMARK_FEATURES = NUM_LANDMARKS * 2
 
@@ -51,12 +53,22 @@ class LandmarkRegionProjector(nn.Module):
         return torch.stack(tokens, dim=-2)
 
 
+class SingleTokenLinear(nn.Linear):
+    """FRLP local, `linear`: Linear(136, H) giving one landmark token, [..., 136] -> [..., 1, H].
+
+    An nn.Linear (tensors `weight`, `bias`, as in the checkpoint) whose output has the token axis the region
+    projector's has, so FRGCA gets [..., L, H] tokens from either type."""
+
+    def forward(self, landmarks: torch.Tensor) -> torch.Tensor:
+        return super().forward(landmarks).unsqueeze(-2)
+
+
 def build_landmarks_projector(projector_type: str | None, hidden_size: int) -> nn.Module:
     """FRLP local. `linear` (the official fallback when a config names none): one token per image/frame."""
     if projector_type == "landmarks_region_projector":
         return LandmarkRegionProjector(hidden_size)
     if projector_type == "linear":
-        return nn.Linear(LANDMARK_FEATURES, hidden_size)
+        return SingleTokenLinear(LANDMARK_FEATURES, hidden_size)
     raise ValueError(
         f"unsupported landmarks_projector_type {projector_type!r}: "
         "supported are 'landmarks_region_projector', 'linear'"
@@ -127,7 +139,4 @@ def build_landmarks_cross_attn(cross_attn_type: str | None, hidden_size: int) ->
 
 def landmark_tokens(local: nn.Module, global_: nn.Module, landmarks: torch.Tensor) -> torch.Tensor:
     """FRLP: [..., 136] -> [..., L, H] (L = 9 regions, or 1 for a `linear` local projector), plus global."""
-    tokens = local(landmarks)
-    if tokens.ndim == landmarks.ndim:  # `linear` local projector: one token, give it its token axis
-        tokens = tokens.unsqueeze(-2)
-    return tokens + global_(landmarks).unsqueeze(-2)
+    return local(landmarks) + global_(landmarks).unsqueeze(-2)

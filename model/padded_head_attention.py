@@ -26,6 +26,7 @@ from vllm.v1.attention.backend import AttentionType
 
 
 def head_size(config: LlamaConfig) -> int:
+    """The decoder's real head size: an explicit head_dim wins, as in vLLM's LlamaAttention."""
     return getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
 
 
@@ -37,6 +38,7 @@ def _cpu_head_sizes() -> list[int]:
 
 
 def needs_padded_heads(config: LlamaConfig) -> bool:
+    """Only the CPU platform with a head size its kernel lacks: everywhere else vLLM's own attention runs."""
     return current_platform.is_cpu() and head_size(config) not in _cpu_head_sizes()
 
 

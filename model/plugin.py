@@ -24,6 +24,7 @@ ARCHITECTURE = "FaceLlavaForConditionalGeneration"
 
 
 def register() -> None:
+    """Runs in every vLLM process (imports deferred to here, see the module docstring)."""
     from transformers import AutoConfig
     from vllm import ModelRegistry
 
@@ -43,6 +44,7 @@ def model_revision(hf_config: Any) -> str:
 
 
 def engine_info(hf_config: Any) -> EngineInfo:
+    """Read from the engine's own config, so --hf-overrides are reflected, not the folder's config.json."""
     return EngineInfo(
         landmark_conditioning=hf_config.landmark_conditioning, model_revision=model_revision(hf_config)
     )

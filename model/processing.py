@@ -21,6 +21,7 @@ positions receive embeddings (PromptUpdateDetails.is_embed).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -87,8 +88,9 @@ class FaceLlavaProcessingInfo(BaseProcessingInfo):
 
     def image_tokens(self) -> int:
         """Visual tokens per image: patches, plus CLS when the config keeps it (the released one does not)."""
-        tower = self.get_hf_config().image_tower_config
-        cls = 1 if self.get_hf_config().mm_vision_select_feature == "cls_patch" else 0
+        config = self.get_hf_config()
+        tower = config.image_tower_config
+        cls = 1 if config.mm_vision_select_feature == "cls_patch" else 0
         return (tower.image_size // tower.patch_size) ** 2 + cls
 
     def frame_tokens(self) -> int:
@@ -114,12 +116,19 @@ class FaceLlavaProcessingInfo(BaseProcessingInfo):
             )
         return ids[1:]
 
+    @cached_property
+    def video_prompt_ids(self) -> tuple[int, ...]:
+        """What one video placeholder becomes: each frame's tokens, the " " chunk's ids between frames.
+        Built once: it depends only on the served config and tokenizer, and every video request needs it."""
+        frame = [self.get_hf_config().video_token_id] * self.frame_tokens()
+        separator = self.frame_separator_ids()
+        ids = [*frame]
+        for _ in range(self.num_frames() - 1):
+            ids += [*separator, *frame]
+        return tuple(ids)
+
     def get_mm_max_tokens_per_item(self, seq_len: int, mm_counts: Mapping[str, int]) -> Mapping[str, int]:
-        frames = self.num_frames()
-        return {
-            "image": self.image_tokens(),
-            "video": frames * self.frame_tokens() + (frames - 1) * len(self.frame_separator_ids()),
-        }
+        return {"image": self.image_tokens(), "video": len(self.video_prompt_ids)}
 
 
 class FaceLlavaDummyInputsBuilder(BaseDummyInputsBuilder[FaceLlavaProcessingInfo]):
@@ -322,11 +331,6 @@ class FaceLlavaMultiModalProcessor(BaseMultiModalProcessor[FaceLlavaProcessingIn
     ) -> Sequence[PromptUpdate]:
         config = self.info.get_hf_config()
         image_id, video_id = config.image_token_id, config.video_token_id
-        frame = [video_id] * self.info.frame_tokens()
-        separator = self.info.frame_separator_ids()
-        video = [*frame]
-        for _ in range(self.info.num_frames() - 1):
-            video += [*separator, *frame]
         return [
             PromptReplacement(
                 modality="image",
@@ -338,6 +342,6 @@ class FaceLlavaMultiModalProcessor(BaseMultiModalProcessor[FaceLlavaProcessingIn
             PromptReplacement(
                 modality="video",
                 target=[video_id],
-                replacement=PromptUpdateDetails.select_token_id(video, video_id),
+                replacement=PromptUpdateDetails.select_token_id(list(self.info.video_prompt_ids), video_id),
             ),
         ]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from common.engine_protocol import LANDMARK_POINTS
 from model import serving_format as fmt
 from model.conversion_error import ConversionError
 
@@ -22,7 +23,7 @@ LANDMARK_DEFAULTS: dict[str, Any] = {
     "cross_attn_type": "simple",
     "use_landmark_tokens": False,
 }
-LANDMARKS_HIDDEN_SIZE = 136  # 68 points x (x, y); LlavaMetaModel forces it.
+LANDMARKS_HIDDEN_SIZE = 2 * LANDMARK_POINTS  # 136: 68 points x (x, y); LlavaMetaModel forces it.
 # LlamaConfig fields carried over from the released (flat) config.
 LLAMA_FIELDS = (
     "vocab_size",

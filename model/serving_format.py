@@ -17,6 +17,8 @@ that "\u2581": "<s> A chat ... USER: <image> \\nWhat ..." gives the official ids
 
 from __future__ import annotations
 
+from common.engine_protocol import IMAGE_PLACEHOLDER, VIDEO_PLACEHOLDER
+
 CONFIG_FILE = "config.json"
 GENERATION_CONFIG_FILE = "generation_config.json"
 CONVERSION_REPORT_FILE = "conversion_report.json"
@@ -30,9 +32,10 @@ TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
 SPECIAL_TOKENS_MAP_FILE = "special_tokens_map.json"
 TOKENIZER_FILES = (TOKENIZER_MODEL_FILE, TOKENIZER_CONFIG_FILE, SPECIAL_TOKENS_MAP_FILE)
 
-# Added after the original vocabulary, in this order: ids vocab_size and vocab_size + 1.
-IMAGE_TOKEN = "<image>"
-VIDEO_TOKEN = "<video>"
+# Added after the original vocabulary, in this order: ids vocab_size and vocab_size + 1. The same strings the
+# gateway's protocol and the model's get_placeholder_str use.
+IMAGE_TOKEN = IMAGE_PLACEHOLDER
+VIDEO_TOKEN = VIDEO_PLACEHOLDER
 PLACEHOLDER_TOKENS = (IMAGE_TOKEN, VIDEO_TOKEN)
 
 # The official video prompt: one "<image>" per frame, joined by single spaces.

@@ -33,6 +33,7 @@ from model.checkpoint_io import ShardedWeightWriter, WeightFormat
 from model.checkpoint_schema import (
     IMAGE_TOWER_PREFIX,
     VIDEO_TOWER_PREFIX,
+    clip_layer_shapes,
     landmark_shapes,
     llama_shapes,
     projector_shapes,
@@ -341,19 +342,7 @@ def _clip_text_entries() -> list[tuple[str, tuple[int, ...]]]:
         "text_model.final_layer_norm.bias": (hidden,),
     }
     for layer in range(_TEXT_TOWER.layers):
-        prefix = f"text_model.encoder.layers.{layer}."
-        for proj in ("q_proj", "k_proj", "v_proj", "out_proj"):
-            shapes |= {
-                f"{prefix}self_attn.{proj}.weight": (hidden, hidden),
-                f"{prefix}self_attn.{proj}.bias": (hidden,),
-            }
-        shapes |= {
-            f"{prefix}mlp.fc1.weight": (inter, hidden),
-            f"{prefix}mlp.fc1.bias": (inter,),
-            f"{prefix}mlp.fc2.weight": (hidden, inter),
-            f"{prefix}mlp.fc2.bias": (hidden,),
-        }
-        shapes |= {f"{prefix}layer_norm{i}.{k}": (hidden,) for i in (1, 2) for k in ("weight", "bias")}
+        shapes |= clip_layer_shapes(f"text_model.encoder.layers.{layer}.", hidden, inter)
     return list(shapes.items())
 
 

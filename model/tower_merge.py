@@ -143,8 +143,7 @@ class TowerView:
         return self.source.tensors[self.entries[name].base].shape
 
     def nbytes(self, name: str) -> int:
-        info = self.source.tensors[self.entries[name].base]
-        return info.dtype.itemsize * int(torch.Size(info.shape).numel())
+        return self.source.tensors[self.entries[name].base].nbytes
 
     def get(self, name: str) -> torch.Tensor:
         """The tower tensor, LoRA merged in when the checkpoint carries adapters for it."""

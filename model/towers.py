@@ -11,6 +11,7 @@ output is never used, so computing it would be wasted work (its weights still ex
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import torch
@@ -38,7 +39,7 @@ _ACTIVATIONS = {
 }
 
 
-def activation_by_name(name: str):
+def activation_by_name(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
     """The tower MLP's activation; an unknown name is refused rather than silently replaced."""
     try:
         return _ACTIVATIONS[name]

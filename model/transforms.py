@@ -51,10 +51,8 @@ def image_to_pixels(rgb: np.ndarray, size: int) -> torch.Tensor:
     short, long = (width, height) if width <= height else (height, width)
     new_long = int(size * long / short)
     new_h, new_w = (new_long, size) if width <= height else (size, new_long)
-    if (new_h, new_w) != (
-        height,
-        width,
-    ):  # torchvision returns the input unchanged when the size already fits
+    # torchvision returns the input unchanged when the size already fits.
+    if (new_h, new_w) != (height, width):
         x = functional.interpolate(
             x[None], size=(new_h, new_w), mode="bicubic", align_corners=False, antialias=True
         )[0]

@@ -36,7 +36,8 @@ from model.towers import LanguageBindVisionTower
 if TYPE_CHECKING:
     from model.config import FaceLlavaConfig
 
-# Landmarks arrive in pixels of the 256 x 256 face crop; the official loaders divide by 256.
+# Landmarks arrive in pixels of the 256 px face crop (common.engine_protocol.CROP_SIZE, not imported: these
+# modules need only torch); the official loaders divide by 256. test_vision_parity.py checks the two agree.
 LANDMARK_CROP_PIXELS = 256.0
 
 LANDMARK_MODULE_NAMES = ("landmarks_projector", "global_landmarks_projector", "landmarks_cross_attn")
@@ -56,6 +57,8 @@ class VisionSettings:
 
 
 def read_vision_settings(config: FaceLlavaConfig) -> VisionSettings:
+    """The config's forward-pass switches, checked once at construction: a bad value must fail at engine
+    start, naming the field, rather than inside a request."""
     if config.mm_vision_select_feature not in _SELECT_FEATURES:
         raise ValueError(
             f"unsupported mm_vision_select_feature {config.mm_vision_select_feature!r}: supported are "
@@ -77,7 +80,7 @@ def read_vision_settings(config: FaceLlavaConfig) -> VisionSettings:
 
 def build_vision_modules(config: FaceLlavaConfig) -> dict[str, nn.Module]:
     """The vision-side children, by official name. Refuses unsupported types by name (including `masked`)."""
-    read_vision_settings(config)
+    settings = read_vision_settings(config)
     for key in ("image_tower_config", "video_tower_config"):
         width = getattr(config, key).hidden_size
         if width != config.mm_hidden_size:
@@ -91,7 +94,7 @@ def build_vision_modules(config: FaceLlavaConfig) -> dict[str, nn.Module]:
         "video_tower": LanguageBindVisionTower(config.video_tower_config, select),
         "mm_projector": build_mm_projector(config.mm_projector_type, config.mm_hidden_size, text_hidden),
     }
-    if config.landmark_conditioning == "on":
+    if settings.landmarks_on:
         modules["landmarks_projector"] = build_landmarks_projector(
             config.landmarks_projector_type, text_hidden
         )

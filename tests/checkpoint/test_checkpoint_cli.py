@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from model.tiny_checkpoint import TinyCheckpoint
+from model.tiny_checkpoint import TinyCheckpoint, TinySpec, TransformerSize, write_tiny_checkpoint
 from service.cli import main
 from tests.checkpoint.conftest import rewrite_safetensors
 
@@ -84,6 +84,13 @@ def test_ignore_unknown_option_reaches_the_converter(tiny: TinyCheckpoint, tmp_p
     assert main(args) == 2
     assert main([*args, "--ignore-unknown"]) == 0
     assert json.loads((out / "conversion_report.json").read_text())["ignored_unknown_tensors"] == [extra]
+
+
+def test_tiny_checkpoint_refuses_heads_that_do_not_split_the_width(tmp_path: Path) -> None:
+    spec = TinySpec(llm=TransformerSize(hidden=64, intermediate=172, layers=2, heads=3))
+    with pytest.raises(ValueError, match="LLM hidden size 64 is not a multiple of its 3 heads"):
+        write_tiny_checkpoint(tmp_path / "tiny", spec=spec)
+    assert not (tmp_path / "tiny").exists()
 
 
 def test_bad_cli_options_are_usage_errors(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from common.engine_protocol import LANDMARK_POINTS
 from model.checkpoint_schema import IMAGE_TOWER_PREFIX, VIDEO_TOWER_PREFIX
 from model.config import FaceLlavaConfig
 from model.conversion_error import ConversionError
@@ -204,7 +205,7 @@ def test_linear_landmark_projector_and_the_official_fallback(
     assert (config.cross_attn_type, config.use_landmark_tokens) == ("simple", False)
     assert report.landmark_conditioning == "on"
     converted = read_weights(tmp_path / "out")
-    assert converted["model.landmarks_projector.weight"].shape == (released["hidden_size"], 136)
+    assert converted["model.landmarks_projector.weight"].shape == (released["hidden_size"], 2 * LANDMARK_POINTS)
     _assert_same(tmp_path / "out", expected_serving_tensors(src))
 
 

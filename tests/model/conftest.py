@@ -7,7 +7,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from engine_support import ORACLE, EngineServer, Oracle, start_engine_server, stop_engine_server
+from engine_support import (
+    ORACLE,
+    EngineServer,
+    Oracle,
+    case_lengths,
+    start_engine_server,
+    stop_engine_server,
+)
 
 from model.config import FaceLlavaConfig
 
@@ -25,11 +32,10 @@ def serving_dir(tmp_path_factory: pytest.TempPathFactory, oracle: Oracle) -> Pat
     from the weights: "on" for a fixture carrying all landmark modules)."""
     from model.convert import convert
 
-    folders = {
-        p.name.rsplit("-", 1)[0]: p for p in oracle.root.iterdir() if p.is_dir() and p.name != "expected"
-    }
     out = tmp_path_factory.mktemp("serving") / "facellava"
-    convert(folders["FaceLLaVA"], folders["LanguageBind_Image"], folders["LanguageBind_Video_merge"], out)
+    convert(
+        oracle.folder("FaceLLaVA"), oracle.folder("LanguageBind_Image"), oracle.folder("LanguageBind_Video_merge"), out
+    )
     return out
 
 
@@ -39,8 +45,11 @@ def serving_config(serving_dir: Path) -> FaceLlavaConfig:
 
 
 @pytest.fixture(scope="module")
-def engine_server(serving_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineServer]:
-    proc, server = start_engine_server(serving_dir, tmp_path_factory.mktemp("engine") / "server.log")
+def engine_server(
+    serving_dir: Path, serving_config: FaceLlavaConfig, oracle: Oracle, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[EngineServer]:
+    log = tmp_path_factory.mktemp("engine") / "server.log"
+    proc, server = start_engine_server(serving_dir, log, max_model_len=max(case_lengths(oracle, serving_config)))
     try:
         yield server
     finally:

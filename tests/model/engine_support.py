@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from common.engine_command import engine_command
-from common.engine_protocol import ENGINE_ENV
+from common.engine_protocol import ENGINE_ENV, LANDMARKS_IMAGES_KEY, LANDMARKS_VIDEOS_KEY
 from model.config import FaceLlavaConfig
 
 ORACLE = Path(
@@ -30,6 +30,20 @@ ORACLE = Path(
 EXPECTED = ORACLE / "expected"
 OFFICIAL_PLACEHOLDER = -200  # IMAGE_TOKEN_INDEX in the official input ids
 SERVER_START_TIMEOUT_S = 300
+# The tiny engines' KV cache: many times the longest case's sequence at the fixtures' sizes, small beside the
+# other work on a 2-core CI machine.
+ENGINE_KV_CACHE_BYTES = 128 << 20
+CASES = [(kind, landmarks) for kind in ("image", "video") for landmarks in (False, True)]
+
+
+def case_tag(kind: str, landmarks: bool) -> str:
+    """The oracle's name for one case ("image_lm", "video_nolm", ...), the prefix of its arrays."""
+    return f"{kind}_{'lm' if landmarks else 'nolm'}"
+
+
+def landmarks_key(kind: str) -> str:
+    """The mm_processor_kwargs key that carries the landmarks of a `kind` item."""
+    return LANDMARKS_IMAGES_KEY if kind == "image" else LANDMARKS_VIDEOS_KEY
 
 
 @dataclass(frozen=True)
@@ -41,6 +55,15 @@ class Oracle:
     @property
     def expected(self) -> Path:
         return self.root / "expected"
+
+    def folder(self, prefix: str) -> Path:
+        """The downloaded folder whose name is `prefix-<revision>` (e.g. "FaceLLaVA", "LanguageBind_Image")."""
+        (match,) = [p for p in self.root.iterdir() if p.is_dir() and p.name.startswith(prefix + "-")]
+        return match
+
+    def png(self, name: str) -> np.ndarray:
+        """One of the oracle's raw input PNGs as uint8 RGB [H, W, 3]."""
+        return np.asarray(Image.open(self.expected / name).convert("RGB"))
 
     def array(self, name: str) -> np.ndarray:
         return np.load(self.expected / f"{name}.npy")
@@ -54,13 +77,17 @@ class Oracle:
     def video_frames(self) -> np.ndarray:
         """The decoded frames of the official clip, in order (uint8 [T, H, W, 3])."""
         paths = sorted(self.expected.glob("video_frame_*_256.png"), key=lambda p: int(p.name.split("_")[2]))
-        return np.stack([np.asarray(Image.open(path).convert("RGB")) for path in paths])
+        return np.stack([self.png(path.name) for path in paths])
+
+    def media(self, kind: str) -> Image.Image | np.ndarray:
+        """The raw input of a `kind` case: the crop PNG or the clip's frames."""
+        return self.image_crop() if kind == "image" else self.video_frames()
 
     def landmarks_px(self, kind: str) -> list:
         return self.array(f"{kind}_landmarks_px").tolist()
 
     def official_ids(self, kind: str, landmarks: bool) -> list[int]:
-        return self.array(f"{kind}_{'lm' if landmarks else 'nolm'}_input_ids")[0].tolist()
+        return self.array(f"{case_tag(kind, landmarks)}_input_ids")[0].tolist()
 
     def question(self, kind: str) -> str:
         """The question of the official prompt: the text after the last placeholder, before " ASSISTANT:"."""
@@ -83,6 +110,16 @@ def served_ids(official: list[int], kind: str, config: FaceLlavaConfig) -> list[
     for token in official:
         out += block if token == OFFICIAL_PLACEHOLDER else [token]
     return out
+
+
+def case_lengths(oracle: Oracle, config: FaceLlavaConfig) -> list[int]:
+    """Each case's whole sequence in the engine (served prompt + official answer), read from the fixture so
+    that the engine's context is sized for whatever oracle FACELLAVA_ORACLE names."""
+    return [
+        len(served_ids(oracle.official_ids(kind, lm), kind, config))
+        + oracle.array(f"{case_tag(kind, lm)}_generated_ids").shape[1]
+        for kind, lm in CASES
+    ]
 
 
 def engine_prompt_ids(official: list[int], kind: str, config: FaceLlavaConfig) -> list[int]:
@@ -110,7 +147,7 @@ class EngineServer:
 
 
 def start_engine_server(
-    serving_dir: Path, log: Path, extra: list[str] | None = None
+    serving_dir: Path, log: Path, max_model_len: int, extra: list[str] | None = None
 ) -> tuple[subprocess.Popen, EngineServer]:
     """vLLM's OpenAI server on the CPU build with the project's engine command and environment."""
     port = _free_port()
@@ -119,8 +156,8 @@ def start_engine_server(
         serving_dir,
         port=port,
         device="cpu",
-        max_model_len=2600,
-        kv_cache_bytes=128 << 20,
+        max_model_len=max_model_len,
+        kv_cache_bytes=ENGINE_KV_CACHE_BYTES,
         extra=extra,
     )
     env = {**os.environ, **ENGINE_ENV}

@@ -23,7 +23,7 @@ import cv2
 import httpx
 import numpy as np
 import pytest
-from engine_support import EngineServer, Oracle, served_ids
+from engine_support import EngineServer, Oracle, case_tag, landmarks_key, served_ids
 from PIL import Image
 
 from common.engine_protocol import (
@@ -118,10 +118,8 @@ def test_chat_builds_official_ids_and_answers_officially(
     else:
         frames = oracle.video_frames()
         part = video_part(ffv1_video_url(frames) if transport == "ffv1" else png_list_video_url(frames))
-    tag = f"{kind}_{'lm' if landmarks else 'nolm'}"
-    expected_answer = oracle.array(f"{tag}_generated_ids")[0].tolist()
-    key = LANDMARKS_IMAGES_KEY if kind == "image" else LANDMARKS_VIDEOS_KEY
-    mm_kwargs = {key: [oracle.landmarks_px(kind)]} if landmarks else None
+    expected_answer = oracle.array(f"{case_tag(kind, landmarks)}_generated_ids")[0].tolist()
+    mm_kwargs = {landmarks_key(kind): [oracle.landmarks_px(kind)]} if landmarks else None
     body = chat_body(part, oracle.question(kind), max_tokens=len(expected_answer), mm_kwargs=mm_kwargs)
     response = post_chat(engine_server, body)
     assert response.status_code == 200, response.text

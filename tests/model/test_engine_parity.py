@@ -14,19 +14,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from engine_support import Oracle, engine_prompt_ids
+from engine_support import (
+    CASES,
+    ENGINE_KV_CACHE_BYTES,
+    Oracle,
+    case_lengths,
+    case_tag,
+    engine_prompt_ids,
+    landmarks_key,
+)
 
-from common.engine_protocol import LANDMARKS_IMAGES_KEY, LANDMARKS_VIDEOS_KEY
 from model.config import FaceLlavaConfig
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
 LOGIT_TOLERANCE = 1e-4  # relative to the reference's max magnitude (README of the oracle)
-CASES = [(kind, landmarks) for kind in ("image", "video") for landmarks in (False, True)]
-
-
-def _tag(kind: str, landmarks: bool) -> str:
-    return f"{kind}_{'lm' if landmarks else 'nolm'}"
 
 
 def _run_engine(
@@ -36,13 +38,14 @@ def _run_engine(
     from vllm import LLM, SamplingParams
 
     vocab = config.text_config.vocab_size
+    lengths = case_lengths(oracle, config)
     llm = LLM(
         model=str(serving_dir),
         dtype="float32",
         enforce_eager=True,
-        max_model_len=2600,
-        max_num_batched_tokens=8192,
-        kv_cache_memory_bytes=128 << 20,
+        max_model_len=max(lengths),
+        max_num_batched_tokens=sum(lengths),  # every case's prefill fits one step: they batch together
+        kv_cache_memory_bytes=ENGINE_KV_CACHE_BYTES,
         logprobs_mode="raw_logits",
         max_logprobs=vocab,
         limit_mm_per_prompt={"image": 1, "video": 1},
@@ -50,16 +53,14 @@ def _run_engine(
     )
     prompts, params = [], []
     for kind, landmarks in cases:
-        media = oracle.image_crop() if kind == "image" else oracle.video_frames()
         prompt = {
             "prompt_token_ids": engine_prompt_ids(oracle.official_ids(kind, landmarks), kind, config),
-            "multi_modal_data": {kind: media},
+            "multi_modal_data": {kind: oracle.media(kind)},
         }
         if landmarks:
-            key = LANDMARKS_IMAGES_KEY if kind == "image" else LANDMARKS_VIDEOS_KEY
-            prompt["mm_processor_kwargs"] = {key: [oracle.landmarks_px(kind)]}
+            prompt["mm_processor_kwargs"] = {landmarks_key(kind): [oracle.landmarks_px(kind)]}
         prompts.append(prompt)
-        steps = oracle.array(f"{_tag(kind, landmarks)}_generated_ids").shape[1]
+        steps = oracle.array(f"{case_tag(kind, landmarks)}_generated_ids").shape[1]
         params.append(SamplingParams(temperature=0.0, max_tokens=steps, logprobs=vocab))
     try:
         outputs = llm.generate(prompts, params)
@@ -72,7 +73,7 @@ def _run_engine(
 @pytest.fixture(scope="module")
 def engine_outputs(serving_dir: Path, serving_config: FaceLlavaConfig, oracle: Oracle) -> dict[str, object]:
     outputs = _run_engine(serving_dir, serving_config, oracle, CASES)
-    return {_tag(kind, lm): out for (kind, lm), out in zip(CASES, outputs, strict=True)}
+    return {case_tag(kind, lm): out for (kind, lm), out in zip(CASES, outputs, strict=True)}
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +98,7 @@ def _relative_error(actual: np.ndarray, reference: np.ndarray) -> float:
 
 @pytest.mark.parametrize(("kind", "landmarks"), CASES)
 def test_greedy_tokens_equal_official(engine_outputs, oracle: Oracle, kind: str, landmarks: bool):
-    tag = _tag(kind, landmarks)
+    tag = case_tag(kind, landmarks)
     assert list(engine_outputs[tag].token_ids) == oracle.array(f"{tag}_generated_ids")[0].tolist()
 
 
@@ -105,7 +106,7 @@ def test_greedy_tokens_equal_official(engine_outputs, oracle: Oracle, kind: str,
 def test_prefill_logits_equal_official(
     engine_outputs, oracle: Oracle, serving_config, kind: str, landmarks: bool
 ):
-    tag = _tag(kind, landmarks)
+    tag = case_tag(kind, landmarks)
     vocab = serving_config.text_config.vocab_size
     logits = _step_logits(engine_outputs[tag].logprobs[0], vocab)
     assert _relative_error(logits, oracle.array(f"{tag}_prefill_logits_last")[0]) < LOGIT_TOLERANCE
@@ -116,7 +117,7 @@ def test_every_decode_step_logits_equal_official(
     engine_outputs, oracle: Oracle, serving_config, kind, landmarks
 ):
     """The KV-cache path: each generated step's logits against the official per-step scores."""
-    tag = _tag(kind, landmarks)
+    tag = case_tag(kind, landmarks)
     vocab = serving_config.text_config.vocab_size
     scores = oracle.array(f"{tag}_generate_step_scores")[0]
     steps = engine_outputs[tag].logprobs
@@ -128,15 +129,15 @@ def test_every_decode_step_logits_equal_official(
 @pytest.mark.parametrize("kind", ["image", "video"])
 def test_landmarks_change_the_answer(engine_outputs, kind: str):
     """Guards the comparison itself: with and without landmarks differ, so a dropped branch cannot pass."""
-    assert list(engine_outputs[_tag(kind, True)].token_ids) != list(
-        engine_outputs[_tag(kind, False)].token_ids
+    assert list(engine_outputs[case_tag(kind, True)].token_ids) != list(
+        engine_outputs[case_tag(kind, False)].token_ids
     )
 
 
 @pytest.mark.parametrize("kind", ["image", "video"])
 def test_conditioning_off_ignores_landmarks(engine_outputs_off, oracle: Oracle, serving_config, kind: str):
     """With the override, a request with landmarks gets the official answer without landmarks."""
-    tag = _tag(kind, False)
+    tag = case_tag(kind, False)
     answer = engine_outputs_off[kind]
     assert list(answer.token_ids) == oracle.array(f"{tag}_generated_ids")[0].tolist()
     logits = _step_logits(answer.logprobs[0], serving_config.text_config.vocab_size)

@@ -14,10 +14,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from engine_support import Oracle, engine_prompt_ids, served_ids
+from engine_support import Oracle, engine_prompt_ids, landmarks_key, served_ids
 from PIL import Image
 
-from common.engine_protocol import FRAMES_PER_VIDEO, LANDMARK_POINTS, LANDMARKS_IMAGES_KEY, LANDMARKS_VIDEOS_KEY
+from common.engine_protocol import (
+    CROP_SIZE,
+    FRAMES_PER_VIDEO,
+    LANDMARK_POINTS,
+    LANDMARKS_IMAGES_KEY,
+    LANDMARKS_VIDEOS_KEY,
+    VIDEO_PLACEHOLDER,
+)
 from model.config import FaceLlavaConfig
 from model.processing import MIN_MEDIA_SIDE_PX, given_key
 
@@ -26,20 +33,31 @@ IMAGE_SHAPE = re.escape(f"must have shape [{LANDMARK_POINTS}, 2]")
 VIDEO_SHAPE = re.escape(f"must have shape [{FRAMES_PER_VIDEO}, {LANDMARK_POINTS}, 2]")
 
 
-@pytest.fixture(scope="module")
-def processor(serving_dir: Path):
+def _create_processor(serving_dir: Path, **model_args: object):
     from vllm.config import ModelConfig
     from vllm.multimodal import MULTIMODAL_REGISTRY
     from vllm.plugins import load_general_plugins
 
     load_general_plugins()
-    model_config = ModelConfig(model=str(serving_dir), dtype="float32", limit_mm_per_prompt={"image": 2, "video": 2})
+    model_config = ModelConfig(
+        model=str(serving_dir), dtype="float32", limit_mm_per_prompt={"image": 2, "video": 2}, **model_args
+    )
     return MULTIMODAL_REGISTRY.create_processor(model_config)
+
+
+@pytest.fixture(scope="module")
+def processor(serving_dir: Path):
+    return _create_processor(serving_dir)
 
 
 def _process(processor, ids: list[int], mm_data: dict, kwargs: dict | None = None):
     items = processor.info.parse_mm_data(mm_data)
     return processor(ids, items, hf_processor_mm_kwargs=kwargs or {})
+
+
+def _visual_rows(oracle: Oracle, kind: str, config: FaceLlavaConfig) -> int:
+    """How many embedding rows one item fills: its placeholder positions in the official ids."""
+    return sum(1 for t in served_ids(oracle.official_ids(kind, False), kind, config) if t >= config.image_token_id)
 
 
 def _field(result, modality: str, key: str, index: int = 0) -> torch.Tensor:
@@ -49,13 +67,13 @@ def _field(result, modality: str, key: str, index: int = 0) -> torch.Tensor:
 @pytest.mark.parametrize("kind", ["image", "video"])
 def test_official_ids_around_visual_positions(processor, oracle: Oracle, serving_config: FaceLlavaConfig, kind: str):
     official = oracle.official_ids(kind, landmarks=False)
-    media = oracle.image_crop() if kind == "image" else oracle.video_frames()
+    media = oracle.media(kind)
     result = _process(processor, engine_prompt_ids(official, kind, serving_config), {kind: media})
     assert result["prompt_token_ids"] == served_ids(official, kind, serving_config)
     (placeholder,) = result["mm_placeholders"][kind]
     frames = 1 if kind == "image" else FRAMES_PER_VIDEO
     embeds = placeholder.is_embed.sum().item() if placeholder.is_embed is not None else placeholder.length
-    expected_rows = sum(1 for t in served_ids(official, kind, serving_config) if t >= serving_config.image_token_id)
+    expected_rows = _visual_rows(oracle, kind, serving_config)
     assert embeds == expected_rows
     assert expected_rows % frames == 0
 
@@ -80,8 +98,8 @@ def test_video_pixels_equal_official(processor, oracle: Oracle, serving_config: 
 @pytest.mark.parametrize("kind", ["image", "video"])
 def test_landmarks_ride_along_as_float32_pixels(processor, oracle: Oracle, serving_config: FaceLlavaConfig, kind: str):
     ids = engine_prompt_ids(oracle.official_ids(kind, True), kind, serving_config)
-    media = oracle.image_crop() if kind == "image" else oracle.video_frames()
-    key = LANDMARKS_IMAGES_KEY if kind == "image" else LANDMARKS_VIDEOS_KEY
+    media = oracle.media(kind)
+    key = landmarks_key(kind)
     sent = oracle.landmarks_px(kind)
     result = _process(processor, ids, {kind: media}, {key: [sent]})
     landmarks = _field(result, kind, key)
@@ -125,8 +143,8 @@ def _landmarks_with(oracle: Oracle, kind: str, value: float) -> list:
     ],
 )
 def test_bad_landmark_values_refused(processor, oracle, serving_config, kind, value, match):
-    media = oracle.image_crop() if kind == "image" else oracle.video_frames()
-    key = LANDMARKS_IMAGES_KEY if kind == "image" else LANDMARKS_VIDEOS_KEY
+    media = oracle.media(kind)
+    key = landmarks_key(kind)
     _bad(processor, oracle, serving_config, kind, media, {key: [_landmarks_with(oracle, kind, value)]}, match)
 
 
@@ -145,8 +163,8 @@ def test_bad_landmark_values_refused(processor, oracle, serving_config, kind, va
     ],
 )
 def test_bad_landmark_shapes_refused(processor, oracle, serving_config, kind, landmarks, match):
-    media = oracle.image_crop() if kind == "image" else oracle.video_frames()
-    key = LANDMARKS_IMAGES_KEY if kind == "image" else LANDMARKS_VIDEOS_KEY
+    media = oracle.media(kind)
+    key = landmarks_key(kind)
     _bad(processor, oracle, serving_config, kind, media, {key: landmarks(oracle.landmarks_px(kind))}, match)
 
 
@@ -173,7 +191,7 @@ def test_wrong_frame_count_refused(processor, oracle, serving_config):
     _bad(processor, oracle, serving_config, "video", frames, {}, f"has {FRAMES_PER_VIDEO - 1} frames")
 
 
-@pytest.mark.parametrize("size", [(1, 1), (MIN_MEDIA_SIDE_PX - 1, 256)])
+@pytest.mark.parametrize("size", [(1, 1), (MIN_MEDIA_SIDE_PX - 1, CROP_SIZE)])
 def test_tiny_image_refused(processor, oracle, serving_config, size):
     _bad(processor, oracle, serving_config, "image", Image.new("RGB", size), {}, "smallest accepted side")
 
@@ -181,6 +199,27 @@ def test_tiny_image_refused(processor, oracle, serving_config, size):
 def test_tiny_video_refused(processor, oracle, serving_config):
     frames = np.zeros((FRAMES_PER_VIDEO, 8, 8, 3), dtype=np.uint8)
     _bad(processor, oracle, serving_config, "video", frames, {}, "smallest accepted side")
+
+
+@pytest.mark.parametrize(
+    ("kind", "media", "match"),
+    [
+        ("image", np.zeros((64, 64, 4), dtype=np.uint8), re.escape("must be an RGB image (uint8 HxWx3)")),
+        ("image", np.zeros((64, 64, 3), dtype=np.float32), re.escape("must be an RGB image (uint8 HxWx3)")),
+        ("video", np.zeros((FRAMES_PER_VIDEO, 64, 64, 3), dtype=np.float32), re.escape("must be RGB frames")),
+    ],
+)
+def test_non_rgb_uint8_media_refused(processor, oracle, serving_config, kind, media, match):
+    _bad(processor, oracle, serving_config, kind, media, {}, match)
+
+
+@pytest.mark.parametrize("kind", ["image", "video"])
+def test_embeddings_refused_even_with_mm_embeds_enabled(serving_dir, oracle, serving_config, kind):
+    """vLLM refuses embeddings unless --enable-mm-embeds; with it, the processor still refuses them (the
+    landmark branch needs the pixels)."""
+    embeds_processor = _create_processor(serving_dir, enable_mm_embeds=True)
+    embeds = torch.zeros(1, _visual_rows(oracle, kind, serving_config), serving_config.text_config.hidden_size)
+    _bad(embeds_processor, oracle, serving_config, kind, embeds, {}, f"only raw {kind}s are accepted")
 
 
 def test_dummy_profiling_inputs_process(processor):
@@ -209,3 +248,11 @@ def test_partial_cache_hit_processes_only_the_missing_items_landmarks(processor,
     result = run([crop, other])
     assert torch.equal(_field(result, "image", LANDMARKS_IMAGES_KEY, 0), torch.tensor(first, dtype=torch.float32))
     assert torch.equal(_field(result, "image", LANDMARKS_IMAGES_KEY, 1), torch.tensor(second, dtype=torch.float32))
+
+
+def test_placeholder_for_another_modality_refused():
+    from model.facellava import FaceLlavaForConditionalGeneration
+
+    assert FaceLlavaForConditionalGeneration.get_placeholder_str("video", 0) == VIDEO_PLACEHOLDER
+    with pytest.raises(ValueError, match="takes images and videos, not audio"):
+        FaceLlavaForConditionalGeneration.get_placeholder_str("audio", 0)

@@ -3,44 +3,37 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from engine_support import ORACLE, Oracle
 
 from model.transforms import CLIP_MEAN, CLIP_STD, image_to_pixels, video_to_pixels
 
-ORACLE = Path(os.environ.get("FACELLAVA_ORACLE", "/work/shared/fixtures/official-tiny-A"))
-EXPECTED = ORACLE / "expected"
 PIXEL_TOLERANCE = 1e-4
+_ORACLE = Oracle(ORACLE)
 
 
 def _vision_config(prefix: str) -> dict:
-    (folder,) = [p for p in ORACLE.iterdir() if p.is_dir() and p.name.startswith(prefix + "-")]
-    return json.loads((folder / "config.json").read_text())["vision_config"]
+    return json.loads((_ORACLE.folder(prefix) / "config.json").read_text())["vision_config"]
 
 
 IMAGE_SIZE = _vision_config("LanguageBind_Image")["image_size"]
 VIDEO = _vision_config("LanguageBind_Video_merge")
 
 
-def _png(name: str) -> np.ndarray:
-    return np.asarray(Image.open(EXPECTED / name).convert("RGB"))
-
-
 def test_image_pixels_match_official():
-    expected = np.load(EXPECTED / "image_pixel_values.npy")[0]
-    actual = image_to_pixels(_png("image_crop_256.png"), IMAGE_SIZE)
+    expected = _ORACLE.array("image_pixel_values")[0]
+    actual = image_to_pixels(_ORACLE.png("image_crop_256.png"), IMAGE_SIZE)
     assert actual.dtype == torch.float32
     np.testing.assert_allclose(actual.numpy(), expected, rtol=0, atol=PIXEL_TOLERANCE)
 
 
 def test_video_pixels_match_official():
-    expected = np.load(EXPECTED / "video_pixel_values.npy")[0].transpose(1, 0, 2, 3)  # official C,T,H,W
-    frames = np.stack([_png(f"video_frame_{i}_256.png") for i in range(VIDEO["num_frames"])])
+    expected = _ORACLE.array("video_pixel_values")[0].transpose(1, 0, 2, 3)  # official C,T,H,W
+    frames = _ORACLE.video_frames()
+    assert frames.shape[0] == VIDEO["num_frames"]
     actual = video_to_pixels(frames, VIDEO["image_size"])
     assert actual.dtype == torch.float32
     np.testing.assert_allclose(actual.numpy(), expected, rtol=0, atol=PIXEL_TOLERANCE)
@@ -48,7 +41,7 @@ def test_video_pixels_match_official():
 
 def test_image_and_video_paths_differ_as_officially():
     """Same frame, different official pipelines (resample kernel, antialias, order): they must not agree."""
-    frame = _png("video_frame_0_256.png")
+    frame = _ORACLE.video_frames()[0]
     gap = (image_to_pixels(frame, IMAGE_SIZE) - video_to_pixels(frame[None], IMAGE_SIZE)[0]).abs().max()
     assert gap > 10 * PIXEL_TOLERANCE
 

@@ -8,16 +8,15 @@ fixture's own configs and weights are loaded by their official names, so any fix
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
+from engine_support import ORACLE, Oracle
 from safetensors.torch import load_file
+from torch.nn import functional
 from transformers.activations import ACT2FN
 
+from common.engine_protocol import CROP_SIZE, LANDMARK_POINTS
 from model.config import FaceLlavaConfig
 from model.landmark_modules import CROSS_ATTN_BRANCH_SCALE, LANDMARK_FEATURES, NUM_LANDMARKS
 from model.projector import build_mm_projector
@@ -26,8 +25,7 @@ from model.towers import activation_by_name
 from model.transforms import image_to_pixels, video_to_pixels
 from model.vision_encoder import LANDMARK_CROP_PIXELS, LANDMARK_MODULE_NAMES, FaceLlavaVision
 
-ORACLE = Path(os.environ.get("FACELLAVA_ORACLE", "/work/shared/fixtures/official-tiny-A"))
-EXPECTED = ORACLE / "expected"
+_ORACLE = Oracle(ORACLE)
 FEATURE_TOLERANCE = 1e-5  # relative to the reference's max magnitude (the official run itself moves ~1e-7)
 
 _FACELLAVA_FIELDS = (
@@ -42,18 +40,14 @@ _FACELLAVA_FIELDS = (
 _TOWER_FOLDERS = {"image_tower": "LanguageBind_Image", "video_tower": "LanguageBind_Video_merge"}
 
 
-def _folder(prefix: str) -> Path:
-    (match,) = [p for p in ORACLE.iterdir() if p.is_dir() and p.name.startswith(prefix + "-")]
-    return match
-
-
 def _tower_config(prefix: str) -> dict:
     """The tower's config as the converter reads it from the download (the same checked fields)."""
-    return read_tower_config(_folder(prefix), video=prefix == _TOWER_FOLDERS["video_tower"])[0]
+    return read_tower_config(_ORACLE.folder(prefix), video=prefix == _TOWER_FOLDERS["video_tower"])[0]
 
 
-def oracle_config(**overrides) -> FaceLlavaConfig:
-    released = json.loads((_folder("FaceLLaVA") / "config.json").read_text())
+def oracle_config(**overrides: object) -> FaceLlavaConfig:
+    """The oracle's Face-LLaVA fields and tower configs (LLaMA: only the width the vision side needs)."""
+    released = json.loads((_ORACLE.folder("FaceLLaVA") / "config.json").read_text())
     fields = {
         "text_config": {"hidden_size": released["hidden_size"]},
         "image_tower_config": _tower_config(_TOWER_FOLDERS["image_tower"]),
@@ -68,7 +62,7 @@ def oracle_state_dict(with_landmarks: bool) -> dict[str, torch.Tensor]:
     """Towers from the LanguageBind folders (as the official loader does), the rest from FaceLLaVA's file."""
     state = {}
     for child, prefix in _TOWER_FOLDERS.items():
-        weights = torch.load(_folder(prefix) / "pytorch_model.bin", weights_only=True, mmap=True)
+        weights = torch.load(_ORACLE.folder(prefix) / "pytorch_model.bin", weights_only=True, mmap=True)
         state.update(
             {
                 f"{child}.{k.removeprefix('vision_model.')}": v
@@ -77,14 +71,14 @@ def oracle_state_dict(with_landmarks: bool) -> dict[str, torch.Tensor]:
             }
         )
     children = ("mm_projector", *(LANDMARK_MODULE_NAMES if with_landmarks else ()))
-    for key, value in load_file(_folder("FaceLLaVA") / "model.safetensors").items():
+    for key, value in load_file(_ORACLE.folder("FaceLLaVA") / "model.safetensors").items():
         if key.removeprefix("model.").split(".")[0] in children:
             state[key.removeprefix("model.")] = value
     return state
 
 
 def _expected(name: str) -> torch.Tensor:
-    return torch.from_numpy(np.load(EXPECTED / f"{name}.npy"))
+    return torch.from_numpy(_ORACLE.array(name))
 
 
 def assert_close(actual: torch.Tensor, name: str) -> None:
@@ -92,10 +86,6 @@ def assert_close(actual: torch.Tensor, name: str) -> None:
     assert actual.shape == expected.shape, f"{name}: shape {list(actual.shape)} != {list(expected.shape)}"
     error = (actual - expected).abs().max() / expected.abs().max()
     assert error <= FEATURE_TOLERANCE, f"{name}: max relative error {error:.3g}"
-
-
-def _png(name: str) -> np.ndarray:
-    return np.asarray(Image.open(EXPECTED / name).convert("RGB"))
 
 
 @pytest.fixture(scope="module")
@@ -108,13 +98,14 @@ def vision() -> FaceLlavaVision:
 @pytest.fixture(scope="module")
 def image_pixels() -> torch.Tensor:
     """[1, 3, S, S] computed by our transform from the crop PNG (pixel parity: test_transforms.py)."""
-    return image_to_pixels(_png("image_crop_256.png"), oracle_config().image_tower_config.image_size)[None]
+    return image_to_pixels(_ORACLE.png("image_crop_256.png"), oracle_config().image_tower_config.image_size)[None]
 
 
 @pytest.fixture(scope="module")
 def video_pixels() -> torch.Tensor:
     config = oracle_config().video_tower_config
-    frames = np.stack([_png(f"video_frame_{i}_256.png") for i in range(config.num_frames)])
+    frames = _ORACLE.video_frames()
+    assert frames.shape[0] == config.num_frames
     return video_to_pixels(frames, config.image_size)[None]
 
 
@@ -208,7 +199,8 @@ def test_linear_landmark_projector_gives_one_token_per_frame(image_pixels, video
     assert out.shape == visual.shape
 
     lm = (video_landmarks / LANDMARK_CROP_PIXELS).reshape(*video_landmarks.shape[:2], LANDMARK_FEATURES)
-    token = model.landmarks_projector(lm) + model.global_landmarks_projector(lm)  # [B, T, H]: one per frame
+    local, global_ = model.landmarks_projector, model.global_landmarks_projector
+    token = functional.linear(lm, local.weight, local.bias) + global_(lm)  # [B, T, H]: one per frame
     mha = model.landmarks_cross_attn.cross_attn.attn
     w_v, b_v = mha.in_proj_weight[2 * hidden :], mha.in_proj_bias[2 * hidden :]
     attended = mha.out_proj(token @ w_v.T + b_v)[:, :, None, :]  # the same for every visual token
@@ -272,6 +264,12 @@ def test_bad_shapes_are_refused(vision, image_pixels, video_pixels, image_landma
         vision.encode_images(image_pixels, torch.cat([image_landmarks, image_landmarks]))
     with pytest.raises(ValueError, match="landmarks must have shape"):
         vision.encode_videos(video_pixels, video_landmarks[:, :-1])
+
+
+def test_model_landmark_constants_equal_the_protocol():
+    """The vision modules keep their own copies (they import torch only); the gateway's must be the same."""
+    assert NUM_LANDMARKS == LANDMARK_POINTS
+    assert LANDMARK_CROP_PIXELS == CROP_SIZE
 
 
 @pytest.mark.parametrize("name", ["gelu", "quick_gelu", "gelu_new", "gelu_pytorch_tanh"])
