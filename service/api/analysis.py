@@ -4,6 +4,10 @@ Concurrency is the point: the engine batches the requests, and because every tas
 same medium, its prefix cache computes that face's image tokens once. Videos send expression and deepfake to
 the video tower (8 crops) and the other tasks to the image tower on the track's best frame, as the model was
 tuned. The first failing engine call cancels the others (their HTTP connections close, so vLLM aborts them).
+
+With constrained label decoding a (face, task) gets a second request on the same medium (so the same cached
+prefix): the label alone, under the task's vocabulary grammar. The label and its confidence come from that
+answer, the reasoning from the free one (which is not asked for when reasoning is off).
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ from service.api.schemas import FaceFrame, FaceResult, TaskResult
 from service.preprocess.schema import placement
 from service.preprocess.types import Face, ImageResult, Track, VideoResult
 from service.tasks.confidence import TokenAlignment, TokenLogprob, task_confidence
-from service.tasks.parsers import clean_answer, parse_answer
+from service.tasks.constrained import LabelDecoding, constrained_question, parse_constrained, structured_outputs
+from service.tasks.parsers import ParsedAnswer, clean_answer, parse_answer
 from service.tasks.prompts import prompt_for
 
 
@@ -35,6 +40,14 @@ class AnalysisPlan:
     reasoning: bool
     prompt_variant: int
     sampling: Sampling
+    label_decoding: LabelDecoding = "free"
+
+    @property
+    def modes(self) -> tuple[LabelDecoding, ...]:
+        """The answers each (face, task) needs: the free one gives the reasoning (and, unconstrained, the label)."""
+        if self.label_decoding == "free":
+            return ("free",)
+        return ("free", "constrained") if self.reasoning else ("constrained",)
 
 
 @dataclass(frozen=True)
@@ -76,7 +89,10 @@ class Analyzer:
         try:
             async with asyncio.TaskGroup() as group:
                 calls = [
-                    group.create_task(self._ask(model, task, medium, plan, f"{request_id}-{number}"))
+                    {
+                        mode: group.create_task(self._ask(model, task, medium, plan, mode, f"{request_id}-{number}"))
+                        for mode in plan.modes
+                    }
                     for number, (_, task, medium) in enumerate(jobs)
                 ]
         except* ApiError as failures:  # the first typed failure answers the request
@@ -86,31 +102,43 @@ class Analyzer:
         started = time.perf_counter()
         answers: list[dict[TaskName, TaskResult]] = [{} for _ in subjects]
         for (face_index, task, medium), call in zip(jobs, calls, strict=True):
-            answers[face_index][task] = self._parse(task, medium.kind, plan, *call.result())
+            replies = {mode: _Reply.of(task_call.result()) for mode, task_call in call.items()}
+            answers[face_index][task] = self._parse(task, medium.kind, plan, replies)
         timings["parse"] = time.perf_counter() - started
         return [
             _face_result(index, subject, answers[index], result) for index, subject in enumerate(subjects)
         ]
 
     async def _ask(
-        self, model: str, task: TaskName, medium: _Medium, plan: AnalysisPlan, request_id: str
-    ) -> tuple[str, dict]:
+        self, model: str, task: TaskName, medium: _Medium, plan: AnalysisPlan, mode: LabelDecoding, request_id: str
+    ) -> dict:
         question = prompt_for(task, medium.kind, plan.prompt_variant)
         landmarks = medium.crop_landmarks if plan.send_landmarks else None
-        payload = task_payload(model, medium.kind, medium.url, question, plan.sampling, landmarks)
-        return question, await self._engine.chat(payload, request_id)
+        constrained = mode == "constrained"
+        payload = task_payload(
+            model,
+            medium.kind,
+            medium.url,
+            constrained_question(task, question) if constrained else question,
+            plan.sampling,
+            landmarks,
+            structured_outputs(task) if constrained else None,
+        )
+        return await self._engine.chat(payload, f"{request_id}-label" if constrained else request_id)
 
     def _parse(
-        self, task: TaskName, kind: MediaKind, plan: AnalysisPlan, question: str, response: dict
+        self, task: TaskName, kind: MediaKind, plan: AnalysisPlan, replies: dict[LabelDecoding, _Reply]
     ) -> TaskResult:
-        choice = (response.get("choices") or [{}])[0]
-        raw = (choice.get("message") or {}).get("content") or ""
-        parsed = parse_answer(task, raw)
-        tokens = [
-            TokenLogprob(str(item.get("token", "")), float(item.get("logprob", 0.0)))
-            for item in ((choice.get("logprobs") or {}).get("content") or [])
-        ]
-        label_confidences = TokenAlignment(tokens, raw, clean_answer(raw)).label_confidences(parsed.labels)
+        free = replies.get("free")
+        parsed_free = parse_answer(task, free.text) if free is not None else None
+        label_reply = replies[plan.label_decoding]
+        parsed: ParsedAnswer = (
+            parse_constrained(task, clean_answer(label_reply.text), cut=label_reply.finish_reason == "length")
+            if plan.label_decoding == "constrained"
+            else parsed_free
+        )
+        alignment = TokenAlignment(label_reply.tokens, label_reply.text, clean_answer(label_reply.text))
+        label_confidences = alignment.label_confidences(parsed.labels)
         if parsed.uncertain:
             self._metrics.uncertain.labels(task).inc()
         return TaskResult(
@@ -120,11 +148,30 @@ class Analyzer:
             confidence=task_confidence(label_confidences),
             label_confidences=label_confidences,
             uncertain=parsed.uncertain,
-            reasoning=parsed.reasoning if plan.reasoning else None,
-            raw_text=raw,
-            prompt=question,
-            finish_reason=choice.get("finish_reason"),
+            label_decoding=plan.label_decoding,
+            reasoning=parsed_free.reasoning if plan.reasoning and parsed_free is not None else None,
+            raw_text=label_reply.text,
+            prompt=prompt_for(task, kind, plan.prompt_variant),
+            finish_reason=label_reply.finish_reason,
         )
+
+
+@dataclass(frozen=True)
+class _Reply:
+    """The parts of one engine chat completion the gateway reads."""
+
+    text: str
+    finish_reason: str | None
+    tokens: list[TokenLogprob]
+
+    @classmethod
+    def of(cls, response: dict) -> _Reply:
+        choice = (response.get("choices") or [{}])[0]
+        tokens = [
+            TokenLogprob(str(item.get("token", "")), float(item.get("logprob", 0.0)))
+            for item in ((choice.get("logprobs") or {}).get("content") or [])
+        ]
+        return cls((choice.get("message") or {}).get("content") or "", choice.get("finish_reason"), tokens)
 
 
 def _tower(subject: Face | Track, task: TaskName) -> MediaKind:

@@ -52,8 +52,10 @@ def task_payload(
     question: str,
     sampling: Sampling,
     crop_landmarks: np.ndarray | None,
+    structured_outputs: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """One task on one face; token log-probabilities are asked for, to give each label a confidence."""
+    """One task on one face; token log-probabilities are asked for, to give each label a confidence.
+    `structured_outputs` (vLLM's field) constrains the answer, e.g. {"regex": ...}."""
     payload: dict[str, Any] = {
         "model": model,
         "messages": [
@@ -64,4 +66,6 @@ def task_payload(
     }
     if crop_landmarks is not None:
         payload.update(landmark_kwargs(kind, crop_landmarks))
+    if structured_outputs is not None:
+        payload["structured_outputs"] = structured_outputs
     return payload

@@ -69,7 +69,9 @@ async def _analyze(request: Request, services: Services) -> AnalyzeResponse:
     timings.update(result.timings, preprocess=time.perf_counter() - before)
     require_faces(result)
     tasks = tuple(dict.fromkeys(options.tasks)) if options.tasks else DEFAULT_TASKS[result.media.type]
-    plan = AnalysisPlan(tasks, landmarks, options.reasoning, options.prompt_variant, sampling)
+    plan = AnalysisPlan(
+        tasks, landmarks, options.reasoning, options.prompt_variant, sampling, options.label_decoding
+    )
     faces = await services.analyzer.analyze(result, plan, request.state.request_id, timings)
     timings["total"] = time.perf_counter() - started
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from common.tasks import TaskName
 from service.preprocess import schema as faces_schema
+from service.tasks.constrained import LabelDecoding
 from service.tasks.prompts import PROMPT_VARIANTS
 
 SCHEMA_VERSION = "1"
@@ -48,6 +49,11 @@ class AnalyzeOptions(BaseModel):
         None, description="condition the model on 68 landmarks: auto = when the served model uses them"
     )
     reasoning: bool = Field(True, description="off: only the label is generated (faster), no reasoning text")
+    label_decoding: LabelDecoding = Field(
+        "free",
+        description="free: the label is parsed from the model's answer; constrained: it is also asked for alone, "
+        "decoded so it can only be a member of the task's vocabulary",
+    )
     prompt_variant: int = Field(
         0, ge=0, lt=PROMPT_VARIANTS, description="which of the paper's prompts to ask"
     )
@@ -84,6 +90,7 @@ class AnalyzeForm(BaseModel):
     max_faces: int | None = None
     landmarks: Literal["auto", "on", "off"] | None = None
     reasoning: bool | None = None
+    label_decoding: LabelDecoding | None = None
     prompt_variant: int | None = None
     temperature: float | None = None
     top_p: float | None = None
@@ -110,8 +117,11 @@ class TaskResult(BaseModel):
     confidence: float | None = Field(None, ge=0, le=1, description="least label probability; null if unknown")
     label_confidences: dict[str, float | None] = Field(default_factory=dict)
     uncertain: bool = Field(description="the answer names no label of the vocabulary")
+    label_decoding: LabelDecoding = Field(
+        "free", description="how the labels were decoded: parsed from free text, or constrained to the vocabulary"
+    )
     reasoning: str | None = Field(None, description="the model's explanation (null when reasoning is off)")
-    raw_text: str
+    raw_text: str = Field(description="the model text the labels were read from")
     prompt: str
     finish_reason: str | None = None
 

@@ -17,6 +17,7 @@ from common.tasks import (
     EXPRESSION_LABELS,
     TASKS,
 )
+from service.tasks.constrained import label_pattern
 
 pytestmark = pytest.mark.engine
 
@@ -150,3 +151,25 @@ def test_typed_errors(client, face_png, no_face_png, make_request, status, code)
     assert response.status_code == status, response.text
     assert response.json()["error"]["code"] == code
     assert response.json()["error"]["request_id"] == response.headers["x-request-id"]
+
+
+def test_constrained_labels_are_always_vocabulary_members(client, face_clip):
+    """Even the random model, which never names a label in free text, gives a vocabulary label for every task
+    once its decoding is constrained (the real engine's xgrammar structured outputs), on both towers."""
+    response = client.post(
+        "/analyze",
+        files={"file": ("clip.mp4", face_clip, "video/mp4")},
+        data={"tasks": ",".join(TASKS), "label_decoding": "constrained", "max_tokens": "48"},
+    )
+    assert response.status_code == 200, response.text
+    (track,) = response.json()["faces"]
+    assert set(track["tasks"]) == set(TASKS)
+    for task, answer in track["tasks"].items():
+        assert answer["label_decoding"] == "constrained" and not answer["uncertain"], (task, answer["raw_text"])
+        assert answer["tower"] == ("video" if task in ("expression", "deepfake") else "image")
+        check_task_result(task, answer)
+        if answer["finish_reason"] == "stop":
+            assert re.fullmatch(label_pattern(task), answer["raw_text"]), (task, answer["raw_text"])
+        assert answer["confidence"] is not None and 0 < answer["confidence"] <= 1
+        assert answer["reasoning"] is not None  # the free answer, asked alongside
+    assert track["tasks"]["age"]["value"] == int(track["tasks"]["age"]["labels"][0])

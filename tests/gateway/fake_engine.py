@@ -36,6 +36,14 @@ ANSWERS = {
     "attributes": "This young woman has black hair and arched eyebrows. She is wearing lipstick and "
     "earrings, and she is smiling.",
 }
+# What the model writes when its answer is constrained to the label (the same labels as ANSWERS).
+LABEL_ANSWERS = {
+    "expression": "happy",
+    "action_units": "AU6, AU12, AU25",
+    "age": "32",
+    "deepfake": "fake",
+    "attributes": "Young, Black_Hair, Arched_Eyebrows, Wearing_Lipstick, Wearing_Earrings, Smiling",
+}
 _TASK_WORDS = [
     ("action_units", re.compile(r"action units|muscle movements", re.I)),
     (
@@ -68,6 +76,7 @@ class FakeEngineState:
     delay_s: float = 0.0
     fail_status: int | None = None  # answer chat requests with this HTTP status
     answer_override: str | None = None
+    label_override: str | None = None  # the constrained answer; refused (400) if the request's regex rejects it
     received: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
     in_flight: int = 0
@@ -115,11 +124,21 @@ def _check_request(body: dict[str, Any]) -> str | None:
     return None
 
 
-def _completion(body: dict[str, Any], text: str, tokens: list[dict[str, Any]]) -> dict[str, Any]:
+def _constrained_text(body: dict[str, Any], task: str, override: str | None) -> str | None:
+    """The answer under vLLM's `structured_outputs` (exactly one of its kinds; this fake knows `regex`), or
+    None when the constraint cannot produce it: the engine could never write text its grammar rejects."""
+    constraint = body["structured_outputs"]
+    if set(constraint) != {"regex"}:
+        return None
+    text = override if override is not None else LABEL_ANSWERS[task]
+    return text if re.fullmatch(constraint["regex"], text) else None
+
+
+def _completion(body: dict[str, Any], text: str, tokens: list[dict[str, Any]], cut: bool) -> dict[str, Any]:
     choice: dict[str, Any] = {
         "index": 0,
         "message": {"role": "assistant", "content": text},
-        "finish_reason": "stop",
+        "finish_reason": "length" if cut else "stop",
     }
     if body.get("logprobs"):
         choice["logprobs"] = {"content": tokens}
@@ -218,11 +237,19 @@ def create_fake_engine(state: FakeEngineState) -> FastAPI:
             ),
             str(body["messages"][-1]["content"]),
         )
-        text = state.answer_override or ANSWERS[task_of(question)]
-        tokens = tokens_of(text)[: body.get("max_tokens") or None]
+        if "structured_outputs" in body:
+            text = _constrained_text(body, task_of(question), state.label_override)
+            if text is None:
+                return JSONResponse(
+                    {"error": {"message": "constraint rejects the answer", "code": 400}}, status_code=400
+                )
+        else:
+            text = state.answer_override or ANSWERS[task_of(question)]
+        all_tokens = tokens_of(text)
+        tokens = all_tokens[: body.get("max_tokens") or None]
         text = "".join(t["token"] for t in tokens)
         if body.get("stream"):
             return _stream(body, tokens)
-        return _completion(body, text, tokens)
+        return _completion(body, text, tokens, cut=len(tokens) < len(all_tokens))
 
     return app

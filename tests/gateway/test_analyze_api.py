@@ -153,6 +153,26 @@ def test_reasoning_off_generates_only_the_label(gateway, engine_state):
     assert result["reasoning"] is None and result["labels"] == ["happy"]
 
 
+@pytest.mark.parametrize(("reasoning", "requests"), [("true", 2), ("false", 1)])
+def test_constrained_label_decoding_through_the_api(gateway, engine_state, reasoning, requests):
+    """The multipart option reaches the engine as a grammar and the response says which mode gave the label."""
+    response = upload(
+        gateway, describe(kind="image"), tasks="expression", label_decoding="constrained", reasoning=reasoning
+    )
+    assert response.status_code == 200, response.text
+    assert len(engine_state.received) == requests
+    assert sum("structured_outputs" in payload for payload in engine_state.received) == 1
+    result = response.json()["faces"][0]["tasks"]["expression"]
+    assert result["label_decoding"] == "constrained"
+    assert result["labels"] and result["labels"][0] in EXPRESSION_LABELS and not result["uncertain"]
+
+
+def test_free_label_decoding_is_the_default(gateway, engine_state):
+    body = upload(gateway, describe(kind="image"), tasks="expression").json()
+    assert body["faces"][0]["tasks"]["expression"]["label_decoding"] == "free"
+    assert not any("structured_outputs" in payload for payload in engine_state.received)
+
+
 def test_sampling_overrides_are_forwarded(gateway, engine_state):
     fields = {
         "tasks": "age",
