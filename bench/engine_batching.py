@@ -16,9 +16,6 @@ import argparse
 import asyncio
 import base64
 import io
-import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,18 +25,12 @@ import httpx
 import numpy as np
 from PIL import Image
 
-from common.engine_command import engine_command
-from common.engine_protocol import CROP_SIZE, ENGINE_ENV
+from common.child_server import engine_server
+from common.engine_protocol import CROP_SIZE
 from model.convert import convert
 from model.tiny_checkpoint import write_tiny_checkpoint
 
 STARTUP_TIMEOUT_S = 600
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _image_url(rng: np.random.Generator) -> str:
@@ -97,55 +88,30 @@ async def _measure(base_url: str, requests: int, max_tokens: int) -> tuple[float
         return await _sequential(client, sequential), await _concurrent(client, concurrent)
 
 
-def _wait_ready(proc: subprocess.Popen, base_url: str, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"engine exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{base_url}/health", timeout=5).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
-    raise RuntimeError(f"engine not ready after {STARTUP_TIMEOUT_S} s")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=16)
     parser.add_argument("--max-tokens", type=int, default=32)
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="facellava-bench-") as tmp:
         tiny = write_tiny_checkpoint(Path(tmp) / "download", seed=0)
         serving = Path(tmp) / "serving"
         convert(tiny.facellava, tiny.image_tower, tiny.video_tower, serving)
-        port = _free_port()
-        argv = engine_command(
+        server = engine_server(
             sys.executable,
             serving,
-            port=port,
+            Path(tmp) / "engine.log",
+            start_timeout_s=STARTUP_TIMEOUT_S,
             device=args.device,
             max_model_len=2600,
             kv_cache_bytes=256 << 20,
         )
-        log = Path(tmp) / "engine.log"
-        with log.open("w") as out:
-            proc = subprocess.Popen(
-                argv,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, **ENGINE_ENV},
-                start_new_session=True,
-            )
-        base_url = f"http://127.0.0.1:{port}"
+        server.start_and_wait()
         try:
-            _wait_ready(proc, base_url, log)
-            sequential, concurrent = asyncio.run(_measure(base_url, args.requests, args.max_tokens))
+            sequential, concurrent = asyncio.run(_measure(server.url, args.requests, args.max_tokens))
         finally:
-            os.killpg(proc.pid, 15)
-            proc.wait(timeout=60)
+            server.stop()
     tokens = args.requests * args.max_tokens
     print(
         f"{args.requests} image chat requests x {args.max_tokens} new tokens, tiny Face-LLaVA, {args.device}"

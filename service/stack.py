@@ -12,60 +12,48 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
-
-from common.engine_command import engine_command
-from common.engine_protocol import ENGINE_ENV
-
-ROOT = Path(__file__).resolve().parent.parent
+from common.child_server import ROOT, ChildServer, ChildServerError, engine_python, engine_server
 
 
-def _engine_python() -> Path:
-    return Path(os.environ.get("FACELLAVA_ENGINE_PYTHON", ROOT / ".venv" / "engine" / "bin" / "python"))
+def build_tiny_model(out: Path, *, quiet: bool = False) -> Path:
+    """Write the tiny random checkpoint into out/source and convert it into out/converted, once.
 
-
-def ensure_tiny_model(var_dir: Path) -> Path:
-    """Write and convert the tiny checkpoint once; later starts reuse it."""
-    converted = var_dir / "models" / "tiny"
+    Both steps run in the engine environment (`facellava tiny-checkpoint`, `facellava convert`); a folder that
+    already holds a converted model is reused.
+    """
+    source, converted = out / "source", out / "converted"
     if (converted / "config.json").exists():
         return converted
-    source = var_dir / "models" / "tiny-src"
-    cli = [str(_engine_python()), "-m", "service.cli"]
-    print("[serve] writing the tiny random Face-LLaVA checkpoint (no download) ...", flush=True)
-    subprocess.run([*cli, "tiny-checkpoint", str(source)], check=True, cwd=ROOT)
-    print("[serve] converting it to a serving folder ...", flush=True)
-    subprocess.run(
-        [
-            *cli, "convert",
-            "--facellava", str(source / "FaceLLaVA"),
-            "--image-tower", str(source / "LanguageBind_Image"),
-            "--video-tower", str(source / "LanguageBind_Video_merge"),
-            "--out", str(converted),
-        ],
-        check=True,
-        cwd=ROOT,
-    )
+    cli = [str(engine_python()), "-m", "service.cli"]
+    steps = [
+        ("writing the tiny random Face-LLaVA checkpoint (no download)", ["tiny-checkpoint", str(source)]),
+        (
+            "converting it to a serving folder",
+            [
+                "convert",
+                "--facellava", str(source / "FaceLLaVA"),
+                "--image-tower", str(source / "LanguageBind_Image"),
+                "--video-tower", str(source / "LanguageBind_Video_merge"),
+                "--out", str(converted),
+            ],
+        ),
+    ]
+    for what, args in steps:
+        if not quiet:
+            print(f"[serve] {what} ...", flush=True)
+        subprocess.run([*cli, *args], check=True, cwd=ROOT, capture_output=quiet)
     return converted
 
 
-def wait_healthy(url: str, proc: subprocess.Popen, timeout: float, what: str) -> None:
-    """Poll a health URL, printing progress, until it answers 200 or the process dies."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"[serve] the {what} exited with status {proc.returncode}; see its log")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                print(f"\n[serve] {what} ready", flush=True)
-                return
-        except httpx.HTTPError:
-            pass
-        print(".", end="", flush=True)
-        time.sleep(2)
-    raise SystemExit(f"[serve] the {what} was not ready after {timeout:.0f} s")
+def _start(server: ChildServer, what: str) -> None:
+    """Start a child server, printing a dot per second of waiting; a failure ends the launcher with its log."""
+    try:
+        server.start_and_wait(progress=lambda: print(".", end="", flush=True))
+    except ChildServerError as error:
+        raise SystemExit(f"\n[serve] the {what} did not start: {error}") from error
+    print(f"\n[serve] {what} ready", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,36 +71,24 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     logs = args.var_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    model = Path(args.model) if args.model else ensure_tiny_model(args.var_dir)
-    argv_engine = engine_command(_engine_python(), model, port=args.engine_port, device=args.device)
-    engine_log = open(logs / "engine.log", "ab")  # noqa: SIM115 - lives as long as the engine
-    print(f"[serve] starting the engine on port {args.engine_port} (log: {logs / 'engine.log'})", flush=True)
-    engine = subprocess.Popen(argv_engine, cwd=ROOT, stdout=engine_log, stderr=subprocess.STDOUT,
-                              env={**os.environ, **ENGINE_ENV}, start_new_session=True)
-    gateway = None
+    model = Path(args.model) if args.model else build_tiny_model(args.var_dir / "models" / "tiny")
+    engine_log = logs / "engine.log"
+    engine = engine_server(engine_python(), model, engine_log, port=args.engine_port, device=args.device)
+    env = {**os.environ, "FACELLAVA_ENGINE_URL": engine.url}
+    gateway_argv = [sys.executable, "-m", "service.cli", "serve", "--host", args.host, "--port", str(args.port)]
+    gateway = ChildServer(gateway_argv, env, args.port, "/readyz", start_timeout_s=120)
+    print(f"[serve] starting the engine on port {args.engine_port} (log: {engine_log})", flush=True)
     try:
-        wait_healthy(f"http://127.0.0.1:{args.engine_port}/health", engine, 900, "engine")
-        env = {**os.environ, "FACELLAVA_ENGINE_URL": f"http://127.0.0.1:{args.engine_port}"}
-        gateway = subprocess.Popen(
-            [sys.executable, "-m", "service.cli", "serve", "--host", args.host, "--port", str(args.port)],
-            cwd=ROOT, env=env,
-        )
-        wait_healthy(f"http://127.0.0.1:{args.port}/readyz", gateway, 120, "gateway")
-        print(f"[serve] Face-LLaVA is up: http://{args.host}:{args.port}  (API docs: /docs; Ctrl-C stops)",
-              flush=True)
-        gateway.wait()
+        _start(engine, "engine")
+        _start(gateway, "gateway")
+        print(f"[serve] Face-LLaVA is up: http://{args.host}:{args.port}  (demo: /demo, API docs: /docs; "
+              "Ctrl-C stops)", flush=True)
+        gateway.process.wait()
     except KeyboardInterrupt:
         pass
     finally:
-        for proc in (gateway, engine):
-            if proc is not None and proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM) if proc is engine else proc.terminate()
-        for proc in (gateway, engine):
-            if proc is not None:
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+        gateway.stop()
+        engine.stop()
     return 0
 
 

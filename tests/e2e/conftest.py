@@ -11,7 +11,9 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.e2e.processes import Engine, Gateway, build_tiny_model
+from common.child_server import ChildServer
+from service.stack import build_tiny_model
+from tests.e2e.processes import Gateway, start_engine
 from tests.preprocess.media import astronaut, coffee, encode_clip, encode_image, moving_face
 
 API_KEY = "e2e-secret-key"
@@ -21,7 +23,7 @@ API_KEY = "e2e-secret-key"
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if os.environ.get("FACELLAVA_TEST_MODEL"):
         return Path(os.environ["FACELLAVA_TEST_MODEL"])
-    return build_tiny_model(tmp_path_factory.mktemp("model"))
+    return build_tiny_model(tmp_path_factory.mktemp("model"), quiet=True)
 
 
 @pytest.fixture(scope="session")
@@ -30,15 +32,15 @@ def logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def engine(tiny_model: Path, logs: Path) -> Iterator[Engine]:
-    server = Engine(tiny_model, logs / "engine.log")
+def engine(tiny_model: Path, logs: Path) -> Iterator[ChildServer]:
+    server = start_engine(tiny_model, logs / "engine.log")
     server.start_and_wait()
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="session")
-def gateway(engine: Engine, logs: Path) -> Iterator[Gateway]:
+def gateway(engine: ChildServer, logs: Path) -> Iterator[Gateway]:
     server = Gateway(
         engine.url,
         logs / "gateway.log",

@@ -15,8 +15,8 @@ import httpx
 import numpy as np
 import pytest
 
+from common.child_server import ROOT, free_port
 from common.engine_protocol import LANDMARK_RANGE_PX
-from tests.e2e.processes import ROOT, free_port
 from tests.preprocess.media import astronaut, encode_image
 
 

@@ -9,13 +9,12 @@ from pathlib import Path
 import pytest
 from engine_support import (
     ORACLE,
-    EngineServer,
     Oracle,
     case_lengths,
     start_engine_server,
-    stop_engine_server,
 )
 
+from common.child_server import ChildServer
 from model.config import FaceLlavaConfig
 
 
@@ -47,10 +46,10 @@ def serving_config(serving_dir: Path) -> FaceLlavaConfig:
 @pytest.fixture(scope="module")
 def engine_server(
     serving_dir: Path, serving_config: FaceLlavaConfig, oracle: Oracle, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[EngineServer]:
+) -> Iterator[ChildServer]:
     log = tmp_path_factory.mktemp("engine") / "server.log"
-    proc, server = start_engine_server(serving_dir, log, max_model_len=max(case_lengths(oracle, serving_config)))
+    server = start_engine_server(serving_dir, log, max_model_len=max(case_lengths(oracle, serving_config)))
     try:
         yield server
     finally:
-        stop_engine_server(proc)
+        server.stop()

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,8 +18,8 @@ import httpx
 import numpy as np
 from PIL import Image
 
-from common.engine_command import engine_command
-from common.engine_protocol import ENGINE_ENV, LANDMARKS_IMAGES_KEY, LANDMARKS_VIDEOS_KEY
+from common.child_server import ChildServer, engine_server
+from common.engine_protocol import LANDMARKS_IMAGES_KEY, LANDMARKS_VIDEOS_KEY
 from model.config import FaceLlavaConfig
 
 ORACLE = Path(
@@ -129,61 +127,23 @@ def engine_prompt_ids(official: list[int], kind: str, config: FaceLlavaConfig) -
     return [*official[: positions[0]], token, *official[positions[-1] + 1 :]]
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass(frozen=True)
-class EngineServer:
-    base_url: str
-    log: Path
-
-    def alive(self) -> bool:
-        return httpx.get(f"{self.base_url}/health", timeout=10).status_code == 200
-
-
 def start_engine_server(
     serving_dir: Path, log: Path, max_model_len: int, extra: list[str] | None = None
-) -> tuple[subprocess.Popen, EngineServer]:
-    """vLLM's OpenAI server on the CPU build with the project's engine command and environment."""
-    port = _free_port()
-    argv = engine_command(
+) -> ChildServer:
+    """vLLM's OpenAI server on the CPU build with the project's engine command and environment, started."""
+    server = engine_server(
         sys.executable,
         serving_dir,
-        port=port,
+        log,
+        start_timeout_s=SERVER_START_TIMEOUT_S,
         device="cpu",
         max_model_len=max_model_len,
         kv_cache_bytes=ENGINE_KV_CACHE_BYTES,
         extra=extra,
     )
-    env = {**os.environ, **ENGINE_ENV}
-    handle = log.open("w")
-    proc = subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    server = EngineServer(f"http://127.0.0.1:{port}", log)
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"engine exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
-        try:
-            if server.alive():
-                return proc, server
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
-    stop_engine_server(proc)
-    raise RuntimeError(f"engine not ready after {SERVER_START_TIMEOUT_S} s:\n{log.read_text()[-4000:]}")
+    server.start_and_wait()
+    return server
 
 
-def stop_engine_server(proc: subprocess.Popen) -> None:
-    """Stop the server and its engine-core children (own process group, started above)."""
-    if proc.poll() is None:
-        os.killpg(proc.pid, 15)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
-            proc.wait()
+def is_healthy(server: ChildServer) -> bool:
+    return httpx.get(f"{server.url}/health", timeout=10).status_code == 200

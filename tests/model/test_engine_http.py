@@ -23,9 +23,10 @@ import cv2
 import httpx
 import numpy as np
 import pytest
-from engine_support import EngineServer, Oracle, case_tag, landmarks_key, served_ids
+from engine_support import Oracle, case_tag, is_healthy, landmarks_key, served_ids
 from PIL import Image
 
+from common.child_server import ChildServer
 from common.engine_protocol import (
     FRAMES_PER_VIDEO,
     INFO_PATH,
@@ -82,11 +83,11 @@ def chat_body(media_part: dict, question: str, *, max_tokens: int = 1, mm_kwargs
     return body
 
 
-def post_chat(server: EngineServer, body: dict) -> httpx.Response:
+def post_chat(server: ChildServer, body: dict) -> httpx.Response:
     # allow_nan: the NaN case must reach the engine as a JSON NaN literal, as a careless client would send it.
     payload = json.dumps(body, allow_nan=True)
     return httpx.post(
-        f"{server.base_url}/v1/chat/completions",
+        f"{server.url}/v1/chat/completions",
         content=payload,
         headers={"content-type": "application/json"},
         timeout=REQUEST_TIMEOUT_S,
@@ -111,7 +112,7 @@ CHAT_CASES = [
 
 @pytest.mark.parametrize(("kind", "landmarks", "transport"), CHAT_CASES)
 def test_chat_builds_official_ids_and_answers_officially(
-    engine_server: EngineServer, oracle: Oracle, serving_config: FaceLlavaConfig, kind, landmarks, transport
+    engine_server: ChildServer, oracle: Oracle, serving_config: FaceLlavaConfig, kind, landmarks, transport
 ):
     if kind == "image":
         part = image_part(image_url(oracle.image_crop()))
@@ -128,8 +129,8 @@ def test_chat_builds_official_ids_and_answers_officially(
     assert result["choices"][0]["token_ids"] == expected_answer
 
 
-def test_info_reports_landmark_mode_and_revision(engine_server: EngineServer, serving_config: FaceLlavaConfig):
-    response = httpx.get(f"{engine_server.base_url}{INFO_PATH}", timeout=REQUEST_TIMEOUT_S)
+def test_info_reports_landmark_mode_and_revision(engine_server: ChildServer, serving_config: FaceLlavaConfig):
+    response = httpx.get(f"{engine_server.url}{INFO_PATH}", timeout=REQUEST_TIMEOUT_S)
     assert response.status_code == 200, response.text
     info = EngineInfo.model_validate(response.json())
     assert info.landmark_conditioning == serving_config.landmark_conditioning
@@ -166,7 +167,7 @@ BAD_IMAGE_REQUESTS = {
 
 
 @pytest.mark.parametrize("case", list(BAD_IMAGE_REQUESTS))
-def test_bad_landmarks_are_400_and_engine_keeps_serving(engine_server: EngineServer, oracle: Oracle, case: str):
+def test_bad_landmarks_are_400_and_engine_keeps_serving(engine_server: ChildServer, oracle: Oracle, case: str):
     make_kwargs, message = BAD_IMAGE_REQUESTS[case]
     body = chat_body(
         image_part(image_url(oracle.image_crop())), oracle.question("image"), mm_kwargs=make_kwargs(oracle)
@@ -177,7 +178,7 @@ def test_bad_landmarks_are_400_and_engine_keeps_serving(engine_server: EngineSer
     _assert_still_serving(engine_server, oracle)
 
 
-def test_video_landmarks_for_seven_frames_are_400(engine_server: EngineServer, oracle: Oracle):
+def test_video_landmarks_for_seven_frames_are_400(engine_server: ChildServer, oracle: Oracle):
     landmarks = oracle.landmarks_px("video")[:-1]
     part = video_part(png_list_video_url(oracle.video_frames()))
     body = chat_body(part, oracle.question("video"), mm_kwargs={LANDMARKS_VIDEOS_KEY: [landmarks]})
@@ -187,7 +188,7 @@ def test_video_landmarks_for_seven_frames_are_400(engine_server: EngineServer, o
     _assert_still_serving(engine_server, oracle)
 
 
-def test_seven_frames_are_400(engine_server: EngineServer, oracle: Oracle):
+def test_seven_frames_are_400(engine_server: ChildServer, oracle: Oracle):
     frames = oracle.video_frames()[: FRAMES_PER_VIDEO - 1]
     response = post_chat(engine_server, chat_body(video_part(png_list_video_url(frames)), oracle.question("video")))
     assert response.status_code == 400, response.text
@@ -195,7 +196,7 @@ def test_seven_frames_are_400(engine_server: EngineServer, oracle: Oracle):
     _assert_still_serving(engine_server, oracle)
 
 
-def test_one_pixel_image_is_400(engine_server: EngineServer, oracle: Oracle):
+def test_one_pixel_image_is_400(engine_server: ChildServer, oracle: Oracle):
     tiny = Image.new("RGB", (1, 1), color=(128, 64, 32))
     response = post_chat(engine_server, chat_body(image_part(image_url(tiny)), oracle.question("image")))
     assert response.status_code == 400, response.text
@@ -207,8 +208,8 @@ def message_matches(response: httpx.Response, pattern: str) -> bool:
     return re.search(pattern, response.json()["error"]["message"]) is not None
 
 
-def _assert_still_serving(server: EngineServer, oracle: Oracle) -> None:
+def _assert_still_serving(server: ChildServer, oracle: Oracle) -> None:
     body = chat_body(image_part(image_url(oracle.image_crop())), oracle.question("image"))
     response = post_chat(server, body)
     assert response.status_code == 200, response.text
-    assert server.alive()
+    assert is_healthy(server)
