@@ -1,13 +1,16 @@
 """Continuous batching in the Face-LLaVA engine: N concurrent chat requests vs the same N sent one by one.
 
-A random tiny Face-LLaVA (model/tiny_checkpoint.py, converted by model/convert.py, no download) is served by
+A random tiny Face-LLaVA (written and converted by service/stack.py's build_tiny_model, no download) is served by
 vLLM's OpenAI server with the project's engine command (CPU build unless --device says otherwise). Every
 request carries its own image (a random 256 px crop) so neither the prefix cache nor the encoder cache can
 answer one request from another; every answer has the same fixed length (ignore_eos), so both runs do the same
 work. Prints each run's wall time and the ratio sequential / concurrent, measured in this run: > 1 means
-batching pays.
+batching pays. After a warm-up pass of each side, the two take turns for --repeats rounds: each side prints its
+median and spread, the ratio is the ratio of medians with the range of the per-round ratios.
 
-    .venv/engine/bin/python bench/engine_batching.py [--requests 16] [--max-tokens 32]
+Run from the repository root, in the engine environment:
+
+    .venv/engine/bin/python -m bench.engine_batching [--requests 16] [--max-tokens 32] [--repeats 3] [--smoke]
 """
 
 from __future__ import annotations
@@ -18,17 +21,16 @@ import base64
 import io
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
 import numpy as np
 from PIL import Image
 
+from bench.repeats import Samples, add_arguments, interleaved, ratio
 from common.child_server import engine_server
 from common.engine_protocol import CROP_SIZE
-from model.convert import convert
-from model.tiny_checkpoint import write_tiny_checkpoint
+from service.stack import build_tiny_model
 
 STARTUP_TIMEOUT_S = 600
 
@@ -65,27 +67,31 @@ async def _send(client: httpx.AsyncClient, body: dict) -> None:
         raise RuntimeError("an answer had the wrong length; the two runs would not do the same work")
 
 
-async def _sequential(client: httpx.AsyncClient, bodies: list[dict]) -> float:
-    start = time.perf_counter()
+async def _sequential(client: httpx.AsyncClient, bodies: list[dict]) -> None:
     for body in bodies:
         await _send(client, body)
-    return time.perf_counter() - start
 
 
-async def _concurrent(client: httpx.AsyncClient, bodies: list[dict]) -> float:
-    start = time.perf_counter()
+async def _concurrent(client: httpx.AsyncClient, bodies: list[dict]) -> None:
     await asyncio.gather(*(_send(client, body) for body in bodies))
-    return time.perf_counter() - start
 
 
-async def _measure(base_url: str, requests: int, max_tokens: int) -> tuple[float, float]:
+def _measure(base_url: str, requests: int, max_tokens: int, repeats: int) -> dict[str, Samples]:
+    """Both sides in turn after a warm-up pass each; every pass gets fresh images (made before timing)."""
     rng = np.random.default_rng(0)
-    warmup, sequential, concurrent = (
-        [_body(_image_url(rng), max_tokens) for _ in range(n)] for n in (2, requests, requests)
-    )
-    async with httpx.AsyncClient(base_url=base_url, timeout=600) as client:
-        await _sequential(client, warmup)
-        return await _sequential(client, sequential), await _concurrent(client, concurrent)
+    batches = iter([[_body(_image_url(rng), max_tokens) for _ in range(requests)] for _ in range(2 * (repeats + 1))])
+    with asyncio.Runner() as runner:
+        client = httpx.AsyncClient(base_url=base_url, timeout=600)
+        try:
+            return interleaved(
+                {
+                    "sequential": lambda: runner.run(_sequential(client, next(batches))),
+                    "concurrent": lambda: runner.run(_concurrent(client, next(batches))),
+                },
+                repeats,
+            )
+        finally:
+            runner.run(client.aclose())
 
 
 def main() -> None:
@@ -93,32 +99,34 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=16)
     parser.add_argument("--max-tokens", type=int, default=32)
     parser.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
+    parser.add_argument("--engine-url", help="a running engine; default: start one here on the tiny model")
+    add_arguments(parser, repeats=3)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="facellava-bench-") as tmp:
-        tiny = write_tiny_checkpoint(Path(tmp) / "download", seed=0)
-        serving = Path(tmp) / "serving"
-        convert(tiny.facellava, tiny.image_tower, tiny.video_tower, serving)
-        server = engine_server(
-            sys.executable,
-            serving,
-            Path(tmp) / "engine.log",
-            start_timeout_s=STARTUP_TIMEOUT_S,
-            device=args.device,
-            max_model_len=2600,
-            kv_cache_bytes=256 << 20,
-        )
-        server.start_and_wait()
-        try:
-            sequential, concurrent = asyncio.run(_measure(server.url, args.requests, args.max_tokens))
-        finally:
-            server.stop()
+    if args.smoke:
+        args.requests, args.max_tokens, args.repeats = 2, 2, 2
+    if args.engine_url:
+        samples = _measure(args.engine_url, args.requests, args.max_tokens, args.repeats)
+    else:
+        with tempfile.TemporaryDirectory(prefix="facellava-bench-") as tmp:
+            server = engine_server(
+                sys.executable,
+                build_tiny_model(Path(tmp), quiet=True),
+                Path(tmp) / "engine.log",
+                start_timeout_s=STARTUP_TIMEOUT_S,
+                device=args.device,
+                max_model_len=2600,
+                kv_cache_bytes=256 << 20,
+            )
+            server.start_and_wait()
+            try:
+                samples = _measure(server.url, args.requests, args.max_tokens, args.repeats)
+            finally:
+                server.stop()
     tokens = args.requests * args.max_tokens
-    print(
-        f"{args.requests} image chat requests x {args.max_tokens} new tokens, tiny Face-LLaVA, {args.device}"
-    )
-    print(f"one by one : {sequential:7.2f} s  ({tokens / sequential:7.1f} tok/s)")
-    print(f"concurrent : {concurrent:7.2f} s  ({tokens / concurrent:7.1f} tok/s)")
-    print(f"ratio sequential/concurrent: {sequential / concurrent:.2f}x")
+    print(f"{args.requests} image chat requests x {args.max_tokens} new tokens, tiny Face-LLaVA, {args.device}")
+    print(f"one by one : {samples['sequential'].describe(tokens, 'tok')}")
+    print(f"concurrent : {samples['concurrent'].describe(tokens, 'tok')}")
+    print(f"ratio sequential/concurrent: {ratio(samples['sequential'], samples['concurrent'])}")
 
 
 if __name__ == "__main__":

@@ -3,9 +3,13 @@
 In one request the gateway preprocesses once and sends the five questions together, so the engine batches them
 and its prefix cache computes the face's image tokens once. The baselines are five separate requests one after
 another (a naive client) and five separate requests at once (a parallel client, which still pays the
-preprocessing five times). Ratios below 1 mean the combined request is cheaper.
+preprocessing five times). Ratios below 1 mean the combined request is cheaper. The three sides take turns
+after a warm-up pass; each prints its median and spread, each comparison the ratio of medians.
 
-    .venv/gateway/bin/python -m bench.gateway_multitask [--engine-url URL] [--repeats 5]
+Run from the repository root, in the gateway environment (it starts the engine from .venv/engine, or
+FACELLAVA_ENGINE_PYTHON):
+
+    .venv/gateway/bin/python -m bench.gateway_multitask [--engine-url URL] [--repeats 5] [--smoke]
 """
 
 from __future__ import annotations
@@ -14,12 +18,13 @@ import concurrent.futures
 
 import httpx
 
-from bench.gateway_servers import face_png, median_seconds, parser, running_stack
+from bench.gateway_servers import face_png, parser, running_stack, sizes
+from bench.repeats import interleaved, ratio
 from common.tasks import TASKS
 
 
 def main() -> None:
-    args = parser(__doc__.split("\n\n")[0]).parse_args()
+    args = sizes(parser(__doc__.split("\n\n")[0]).parse_args())
     photo = face_png()
     with running_stack(args) as (_, gateway_url), httpx.Client(base_url=gateway_url, timeout=600) as client:
 
@@ -33,24 +38,21 @@ def main() -> None:
 
         def separate_parallel() -> None:
             with concurrent.futures.ThreadPoolExecutor(len(TASKS)) as pool:
-                list(
-                    pool.map(
-                        lambda task: httpx.post(
-                            f"{gateway_url}/analyze",
-                            files={"file": ("f.png", photo)},
-                            data={"tasks": task, "max_tokens": str(args.max_tokens)},
-                            timeout=600,
-                        ).raise_for_status(),
-                        TASKS,
-                    )
-                )
+                list(pool.map(lambda task: analyze((task,)), TASKS))
 
-        combined = median_seconds(lambda: analyze(TASKS), args.repeats)
-        sequential = median_seconds(lambda: [analyze((task,)) for task in TASKS], args.repeats)
-        parallel = median_seconds(separate_parallel, args.repeats)
-    print(f"five single-task requests, one after another: 1.000  (baseline, median of {args.repeats})")
-    print(f"one five-task request / five sequential requests: {combined / sequential:.3f}")
-    print(f"one five-task request / five parallel requests: {combined / parallel:.3f}")
+        samples = interleaved(
+            {
+                "combined": lambda: analyze(TASKS),
+                "sequential": lambda: [analyze((task,)) for task in TASKS],
+                "parallel": separate_parallel,
+            },
+            args.repeats,
+        )
+    print(f"one five-task request          : {samples['combined'].describe()}")
+    print(f"five single-task, one by one   : {samples['sequential'].describe()}  (baseline)")
+    print(f"five single-task, all at once  : {samples['parallel'].describe()}")
+    print(f"one five-task request / five sequential requests: {ratio(samples['combined'], samples['sequential'])}")
+    print(f"one five-task request / five parallel requests: {ratio(samples['combined'], samples['parallel'])}")
 
 
 if __name__ == "__main__":

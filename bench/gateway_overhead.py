@@ -4,16 +4,23 @@ The baseline sends the engine exactly what the gateway sends for one task on one
 landmarks, the same question and decoding parameters), built here with the gateway's own code from the same
 photograph. The gateway run posts the photograph to /analyze, so its extra time is face preprocessing
 (decode, detect, landmarks, crop: work a direct engine client would have to do too) plus the gateway proper
-(HTTP, encoding, parsing); both parts are printed as fractions of the engine time.
+(HTTP, encoding, parsing); both parts are printed as fractions of the engine time. The two sides take turns
+after a warm-up pass; each prints its median and spread.
 
-    .venv/gateway/bin/python -m bench.gateway_overhead [--engine-url URL] [--repeats 5]
+Run from the repository root, in the gateway environment (it starts the engine from .venv/engine, or
+FACELLAVA_ENGINE_PYTHON):
+
+    .venv/gateway/bin/python -m bench.gateway_overhead [--engine-url URL] [--repeats 5] [--smoke]
 """
 
 from __future__ import annotations
 
+import statistics
+
 import httpx
 
-from bench.gateway_servers import face_png, median_seconds, parser, running_stack
+from bench.gateway_servers import face_png, parser, running_stack, sizes
+from bench.repeats import interleaved, ratio
 from common.engine_protocol import INFO_PATH
 from service.api.engine_payloads import Sampling, task_payload
 from service.api.media_encoding import png_data_url
@@ -25,7 +32,7 @@ PREPROCESS_STAGES = ("queue", "decode", "detect", "landmarks", "crop")
 
 
 def main() -> None:
-    args = parser(__doc__.split("\n\n")[0]).parse_args()
+    args = sizes(parser(__doc__.split("\n\n")[0]).parse_args())
     photo = face_png()
     face = preprocess(photo, PreprocessOptions(max_faces=1)).faces[0]
     with running_stack(args) as (engine_url, gateway_url), httpx.Client(timeout=600) as client:
@@ -55,14 +62,13 @@ def main() -> None:
             response.raise_for_status()
             timings.append(response.json()["timings"])
 
-        engine_s = median_seconds(direct, args.repeats)
-        gateway_s = median_seconds(through_gateway, args.repeats)
-    preprocess_s = sorted(sum(t.get(stage, 0.0) for stage in PREPROCESS_STAGES) for t in timings)[
-        len(timings) // 2
-    ]
+        samples = interleaved({"engine": direct, "gateway": through_gateway}, args.repeats)
+    preprocess_s = statistics.median(sum(t.get(stage, 0.0) for stage in PREPROCESS_STAGES) for t in timings)
+    engine_s, gateway_s = samples["engine"].median, samples["gateway"].median
     added_s = gateway_s - engine_s
-    print(f"engine direct (median of {args.repeats}): 1.000  (baseline)")
-    print(f"through the gateway / engine direct: {gateway_s / engine_s:.3f}")
+    print(f"engine direct       : {samples['engine'].describe()}  (baseline)")
+    print(f"through the gateway : {samples['gateway'].describe()}")
+    print(f"through the gateway / engine direct: {ratio(samples['gateway'], samples['engine'])}")
     print(f"  added by the gateway, total: {added_s / engine_s:+.3%} of the engine time")
     print(f"  of which face preprocessing: {preprocess_s / engine_s:.3%}")
     print(f"  of which the gateway proper: {(added_s - preprocess_s) / engine_s:+.3%}")

@@ -3,25 +3,21 @@ model on pictures made from the astronaut, as a fraction of the inter-ocular dis
 36-45 of dlib's points). dlib is not a dependency (its 68-point model has a non-commercial licence); install
 it aside to run this, e.g.:
     pip install --target /tmp/dlibpkgs dlib-bin==20.0.1.post1 face_recognition_models==0.3.0
-    PYTHONPATH=/tmp/dlibpkgs python bench/preprocess_dlib_agreement.py
+    PYTHONPATH=/tmp/dlibpkgs .venv/gateway/bin/python -m bench.preprocess_dlib_agreement   # from the repo root
 Faces are matched by box overlap; dlib's own HOG detector gives its boxes, so the two sides are independent.
 """
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import cv2
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from service.preprocess.geometry import iou  # noqa: E402 (after the path set-up)
-from service.preprocess.pipeline import preprocess  # noqa: E402
-from service.preprocess.types import PreprocessOptions  # noqa: E402
-from tests.preprocess.media import astronaut, encode_image  # noqa: E402
+from service.preprocess.geometry import iou
+from service.preprocess.pipeline import preprocess
+from service.preprocess.types import PreprocessOptions
+from tests.preprocess.media import astronaut, encode_image
 
 REGIONS = {"jaw": range(0, 17), "brows": range(17, 27), "nose": range(27, 36), "eyes": range(36, 48),
            "mouth": range(48, 68), "inner 17-67": range(17, 68), "all 68": range(0, 68)}

@@ -7,13 +7,17 @@ with random weights (bf16 on CUDA, float32 on CPU) and random pixels and landmar
 baseline is one clip per call, not one frame: temporal attention couples a clip's 8 frames, so a clip is the
 smallest unit.
 
-    PYTHONPATH=. python bench/vision_gpu.py            # on a GPU machine (needs only torch)
-    PYTHONPATH=. python bench/vision_gpu.py --tiny     # smoke test on CPU: tiny towers, float32
+Run from the repository root, in the engine environment:
+
+    .venv/engine/bin/python -m bench.vision_gpu            # on a GPU machine (needs only torch)
+    .venv/engine/bin/python -m bench.vision_gpu --tiny     # on CPU: tiny towers, float32
+    .venv/engine/bin/python -m bench.vision_gpu --smoke    # CI: tiny towers, batches of 2, short rounds
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 from collections.abc import Callable
 from types import SimpleNamespace
@@ -53,9 +57,9 @@ def vision_config(sizes: dict, landmarks: bool) -> SimpleNamespace:
 
 def items_per_second(
     runs: dict[str, Callable[[], torch.Tensor]], items: int, seconds: float, rounds: int, device: torch.device
-) -> dict[str, float]:
-    """Items/s of each run (each processes `items` items): after a warm-up, the runs take turns for `rounds`
-    rounds of about `seconds` each and each keeps its best round, so a noisy neighbour hurts neither side."""
+) -> dict[str, list[float]]:
+    """Items/s of each run (each processes `items` items) in every round: after a warm-up, the runs take turns for
+    `rounds` rounds of about `seconds` each, so a noisy neighbour's load lands on both sides."""
 
     def timed(run: Callable[[], torch.Tensor], calls: int) -> float:
         if device.type == "cuda":
@@ -70,21 +74,26 @@ def items_per_second(
             raise RuntimeError("non-finite vision output: the benchmark would time garbage")
         return elapsed
 
-    best = dict.fromkeys(runs, 0.0)
+    rates: dict[str, list[float]] = {name: [] for name in runs}
     calls = {}
     for name, run in runs.items():
         timed(run, 2)  # warm-up: kernels chosen, caches filled
         calls[name] = max(3, round(seconds / max(timed(run, 1), 1e-6)))
     for _ in range(rounds):
         for name, run in runs.items():
-            best[name] = max(best[name], items * calls[name] / timed(run, calls[name]))
-    return best
+            rates[name].append(items * calls[name] / timed(run, calls[name]))
+    return rates
 
 
-def report(kind: str, unit: str, batched: float, single: float, batch: int) -> None:
+def report(kind: str, unit: str, batched: list[float], single: list[float], batch: int) -> None:
+    """Median rate (spread min-max over rounds) of each side, and the ratio of the medians."""
+
+    def rate(side: list[float]) -> str:
+        return f"{statistics.median(side):.1f} {unit}/s (spread {min(side):.1f}-{max(side):.1f})"
+
     print(
-        f"{kind}: batched ({batch}/call) {batched:.1f} {unit}/s | one per call {single:.1f} {unit}/s | "
-        f"ratio batched / one-at-a-time = {batched / single:.2f}x"
+        f"{kind}: batched ({batch}/call) {rate(batched)} | one per call {rate(single)} | "
+        f"ratio of medians batched / one-at-a-time = {statistics.median(batched) / statistics.median(single):.2f}x"
     )
 
 
@@ -96,11 +105,14 @@ def main() -> None:
     parser.add_argument("--image-batch", type=int, default=32)
     parser.add_argument("--clip-batch", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=2.0, help="length of one timed round")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; each side keeps its best")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds (median and spread reported)")
+    parser.add_argument("--smoke", action="store_true", help="tiny towers, batches of 2, short rounds (CI)")
     parser.add_argument(
         "--no-landmarks", action="store_true", help="skip FRLP/FRGCA (official inference path)"
     )
     args = parser.parse_args()
+    if args.smoke:
+        args.tiny, args.image_batch, args.clip_batch, args.seconds, args.rounds = True, 2, 2, 0.05, 2
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32

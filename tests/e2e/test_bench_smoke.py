@@ -1,0 +1,82 @@
+"""Every benchmark, run exactly as its docstring says (`python -m bench.NAME` from the repository root) at its
+smallest size (--smoke), so a refactor cannot silently break one. What is checked is that it runs and prints each
+of its figures (median, spread, ratio of medians), never their values: timings on a shared CI machine are noise.
+
+The engine-side benchmarks borrow the session's engine (--engine-url) instead of starting their own, which keeps
+the whole smoke run to about a minute and a half. bench/preprocess_dlib_agreement.py needs dlib, which is not a
+dependency (non-commercial model licence): it is only imported.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from common.child_server import ROOT, ChildServer, engine_python
+
+pytestmark = pytest.mark.engine
+
+SAMPLES = r"\d+\.\d+ s \(spread \d+\.\d+-\d+\.\d+, 2 rounds\)"
+RATIO = r"\d+\.\d+x \(per-round \d+\.\d+-\d+\.\d+x\)"
+
+
+def run_bench(python: str, module: str, *args: str) -> str:
+    done = subprocess.run(
+        [python, "-m", f"bench.{module}", *args], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, f"bench.{module} exited {done.returncode}:\n{done.stderr[-3000:]}"
+    return done.stdout
+
+
+def assert_figures(output: str, *patterns: str) -> None:
+    for pattern in patterns:
+        assert re.search(pattern, output), f"no line matching {pattern!r} in:\n{output}"
+
+
+def test_engine_batching(engine: ChildServer) -> None:
+    output = run_bench(str(engine_python()), "engine_batching", "--smoke", "--engine-url", engine.url)
+    assert_figures(output, rf"one by one : +{SAMPLES} += +\d+\.\d+ tok/s", rf"concurrent : +{SAMPLES}",
+                   rf"ratio sequential/concurrent: {RATIO}")
+
+
+def test_gateway_multitask(engine: ChildServer) -> None:
+    output = run_bench(sys.executable, "gateway_multitask", "--smoke", "--engine-url", engine.url)
+    assert_figures(output, rf"one five-task request +: +{SAMPLES}", rf"one by one +: +{SAMPLES}",
+                   rf"all at once +: +{SAMPLES}", rf"five sequential requests: {RATIO}",
+                   rf"five parallel requests: {RATIO}")
+
+
+def test_gateway_overhead(engine: ChildServer) -> None:
+    output = run_bench(sys.executable, "gateway_overhead", "--smoke", "--engine-url", engine.url)
+    assert_figures(output, rf"engine direct +: +{SAMPLES}", rf"through the gateway +: +{SAMPLES}",
+                   rf"through the gateway / engine direct: {RATIO}", r"added by the gateway, total: [-+]\d+\.\d+%",
+                   r"face preprocessing: \d+\.\d+%", r"gateway proper: [-+]\d+\.\d+%")
+
+
+def test_preprocess_pool() -> None:
+    output = run_bench(sys.executable, "preprocess_pool", "--smoke")
+    assert_figures(output, rf"in-process, serial : +{SAMPLES}", *(rf"pool, {n} process\(es\): +{SAMPLES}.*= {RATIO}"
+                                                                  for n in (1, 2)))
+
+
+def test_preprocess_video() -> None:
+    output = run_bench(sys.executable, "preprocess_video", "--smoke")
+    assert_figures(output, rf"ours, whole process +: +{SAMPLES}", rf"official, whole process +: +{SAMPLES}",
+                   rf"warm worker +: +{SAMPLES}", rf"official / ours = {RATIO}", rf"growth 1 s -> 2 s: ours {RATIO}")
+
+
+def test_vision_gpu_on_cpu_at_tiny_size() -> None:
+    output = run_bench(str(engine_python()), "vision_gpu", "--smoke")
+    rate = r"\d+\.\d+ \w+/s \(spread \d+\.\d+-\d+\.\d+\)"
+    for kind in ("images", "8-frame clips"):
+        assert_figures(output, rf"{kind}: batched \(2/call\) {rate} \| one per call {rate} \| .* = \d+\.\d+x")
+
+
+def test_dlib_agreement_imports() -> None:
+    """Only importable here: running it needs dlib (see its docstring)."""
+    done = subprocess.run([sys.executable, "-c", "import bench.preprocess_dlib_agreement"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
