@@ -115,16 +115,26 @@ async def _read_json(request: Request, settings: Settings) -> AnalyzeInput:
     return AnalyzeInput(decode_base64(parsed.media.base64 or ""), parsed.media.filename, parsed)
 
 
-def decode_base64(text: str) -> bytes:
-    """Base64 (standard alphabet, a `data:...;base64,` prefix allowed) to bytes; empty or invalid is a 400."""
+# RFC 2045 breaks base64 into 76-column lines (what `base64 FILE` prints); RFC 4648 clients may leave the padding
+# off. Both are base64: only characters outside the alphabet (or an impossible length) are refused.
+_WHITESPACE = str.maketrans("", "", " \t\r\n\f\v")
+
+
+def decode_base64(text: str, field: str = "media.base64") -> bytes:
+    """Base64 (standard alphabet; line breaks, surrounding whitespace and missing padding allowed; a
+    `data:...;base64,` prefix allowed) to bytes. Empty or invalid is a 400 naming `field`, the field the client
+    actually sent (a chat client sends an image_url.url, never media.base64)."""
     if text.startswith("data:"):
-        text = text.partition(",")[2]
+        header, _, text = text.partition(",")
+        if not header.endswith(";base64"):
+            raise ApiError(400, "invalid_base64", f"{field}: a data URL must be data:<type>;base64,<base64>")
+    text = text.translate(_WHITESPACE)
     try:
-        data = base64.b64decode(text, validate=True)
+        data = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise ApiError(400, "invalid_base64", "media.base64 is not valid base64") from exc
+        raise ApiError(400, "invalid_base64", f"{field} is not valid base64") from exc
     if not data:
-        raise ApiError(400, "empty_media", "the media is empty")
+        raise ApiError(400, "empty_media", f"{field}: the media is empty")
     return data
 
 

@@ -49,8 +49,10 @@ async def prepare_chat(
     m, p = located[0]
     part = messages[m].content[p]
     assert isinstance(part, ImagePart | VideoPart)
-    url = part.image_url.url if isinstance(part, ImagePart) else part.video_url.url
-    data = decode_base64(url) if url.startswith("data:") else await fetch_media(url, settings)
+    field = "image_url" if isinstance(part, ImagePart) else "video_url"
+    url = getattr(part, field).url
+    where = f"messages[{m}].content[{p}].{field}.url"
+    data = decode_base64(url, where) if url.startswith("data:") else await fetch_media(url, settings)
     result = await run_preprocess(preprocessor, data, PreprocessOptions(max_faces=1), None, settings)
     require_faces(result)
     kind, cropped_url, crop_landmarks = await asyncio.to_thread(_encode_main_face, result)

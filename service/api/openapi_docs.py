@@ -1,6 +1,7 @@
 """OpenAPI additions FastAPI cannot infer: POST /analyze reads its body itself (multipart or JSON), so its two
 request-body schemas are declared here; every route lists the error body it may return; and the sampling
-fields get the upper bounds of this server's settings (sampling_bounds), so the schema says what it enforces."""
+fields and max_faces get the upper bounds of this server's settings (sampling_bounds, FACELLAVA_MAX_FACES_LIMIT),
+so the schema says what it enforces."""
 
 from __future__ import annotations
 
@@ -52,7 +53,8 @@ def install_openapi(app: FastAPI, settings: Settings) -> None:
             )
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components.update(definitions["$defs"])
-            _state_upper_bounds(components, upper_bounds(settings))
+            bounds = {**upper_bounds(settings), "max_faces": settings.max_faces_limit}
+            _state_upper_bounds(components, bounds)
             app.openapi_schema = schema
         return app.openapi_schema
 
@@ -60,7 +62,7 @@ def install_openapi(app: FastAPI, settings: Settings) -> None:
 
 
 def _state_upper_bounds(components: dict[str, Any], bounds: dict[str, int | float]) -> None:
-    """Set `maximum` on every bounded sampling property, in each numeric branch of a nullable one."""
+    """Set `maximum` on every bounded property, in each numeric branch of a nullable one."""
     for model in components.values():
         for name, prop in model.get("properties", {}).items():
             if name in bounds:
