@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from service.api import routes_analyze, routes_demo, routes_health, routes_openai
 from service.api.analysis import Analyzer
@@ -68,7 +69,9 @@ def create_app(
             if owns_pool and services.preprocessor is not None:
                 await asyncio.to_thread(services.preprocessor.close)
 
-    app = FastAPI(title="Face-LLaVA", version="1", description=DESCRIPTION, lifespan=lifespan)
+    # FastAPIOffline: /docs and /redoc load Swagger UI and ReDoc from the gateway itself, not from a CDN, so the
+    # interactive docs work on a closed network (the usual place for this service).
+    app = FastAPIOffline(title="Face-LLaVA", version="1", description=DESCRIPTION, lifespan=lifespan)
     app.state.services = services
     install_error_handlers(app)
     install_openapi(app, settings)

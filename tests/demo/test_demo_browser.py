@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
 from service.preprocess.pool import PreprocessPool
 from tests.gateway.fake_engine import FakeEngineState
@@ -65,10 +65,13 @@ def open_demo(
     """Open /demo of a fresh gateway (settings overrides as keywords) in a new browser page."""
     engine_state.reset()
     pages: list[Page] = []
+    refused: list[str] = []
 
     def open_page(**overrides: object) -> Page:
         server = start_demo_gateway(preprocessor=pool, **overrides)
         page = browser.new_page(viewport={"width": 1000, "height": 1400})
+        # Chromium reports every load or script the Content-Security-Policy blocked on the console.
+        page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
         page.goto(f"{server.url}/demo")
         pages.append(page)
         return page
@@ -76,6 +79,7 @@ def open_demo(
     yield open_page
     for page in pages:
         page.close()
+    assert not refused, f"the demo page broke its own Content-Security-Policy: {refused}"
 
 
 @pytest.fixture(scope="module")
@@ -258,3 +262,30 @@ def test_a_format_the_browser_cannot_show_still_gets_its_faces_drawn(
     expect(page.locator("#canvas-caption")).to_contain_text("cannot show")
     x0, y0, _, y1 = result["faces"][0]["box"]
     assert is_face_green(pixel(page, x0, (y0 + y1) / 2))
+
+
+@pytest.mark.parametrize(("path", "rendered"), [("/docs", ".swagger-ui .opblock-summary-path"), ("/redoc", "h2")])
+def test_api_docs_render_offline(
+    browser: Browser, start_demo_gateway: Callable[..., ThreadedServer], path: str, rendered: str
+) -> None:
+    """Swagger UI and ReDoc come from the gateway itself: with every other host unreachable, both pages still
+    render the API (the CDN they load from by default is never asked)."""
+    server = start_demo_gateway()
+    elsewhere: list[str] = []
+
+    def offline(route: Route) -> None:
+        if route.request.url.startswith(server.url + "/"):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort("internetdisconnected")
+
+    page = browser.new_page()
+    try:
+        page.route("**/*", offline)
+        page.goto(server.url + path)
+        expect(page.locator(rendered).filter(has_text="/analyze").first).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("Face-LLaVA").first).to_be_visible()
+    finally:
+        page.close()
+    assert not elsewhere, f"{path} asked other hosts: {elsewhere}"
