@@ -1,8 +1,11 @@
 # The two commands of the quickstart. Both set up what they need on a fresh machine (see scripts/setup-envs).
 .PHONY: serve test setup lint
 
-serve:  ## start the engine (tiny model unless FACELLAVA_MODEL is set) and the gateway; prints the URL
-	./scripts/serve
+# make serve PORT=9000 ENGINE_PORT=9001 HOST=0.0.0.0 MODEL=/path/to/converted  (each optional; ARGS="..." passes
+# any other option of `python -m service.stack --help`). Unset, the FACELLAVA_* variables or 8000 / 8001 apply.
+serve:  ## start the engine (tiny model unless MODEL / FACELLAVA_MODEL is set) and the gateway; prints the URL
+	./scripts/serve $(if $(PORT),--port $(PORT)) $(if $(ENGINE_PORT),--engine-port $(ENGINE_PORT)) \
+		$(if $(HOST),--host $(HOST)) $(if $(MODEL),--model $(MODEL)) $(ARGS)
 
 test:  ## run every test suite (lint, engine side, gateway side, end to end)
 	./scripts/test
