@@ -52,8 +52,18 @@ async def read_analyze_input(request: Request, settings: Settings) -> AnalyzeInp
     )
 
 
+class _CompleteMultiPartParser(MultiPartParser):
+    """Starlette's parser, noting whether the body reached its closing boundary: it returns what it has parsed
+    when a body stops early, so a cut-off upload would otherwise look like a form without its file field."""
+
+    ended = False
+
+    def on_end(self) -> None:
+        self.ended = True
+
+
 async def _read_multipart(request: Request) -> AnalyzeInput:
-    parser = MultiPartParser(
+    parser = _CompleteMultiPartParser(
         request.headers, request.stream(), max_files=1, max_fields=32, max_part_size=_MAX_FIELD_BYTES
     )
     parser.spool_max_size = 2**62  # keep the file in memory: the body size limit already bounds it
@@ -63,6 +73,9 @@ async def _read_multipart(request: Request) -> AnalyzeInput:
         raise ApiError(400, "bad_multipart", exc.message) from exc
     except FormParserError as exc:
         raise ApiError(400, "bad_multipart", "the multipart body is malformed") from exc
+    if not parser.ended:
+        await form.close()
+        raise ApiError(400, "bad_multipart", "the multipart body ends before its closing boundary")
     try:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
