@@ -1,5 +1,7 @@
 """The face pipeline for OpenAI chat requests: the one image or video in the messages is replaced by the crop
-(or eight crops) of its main face, and that face's landmarks are attached for the engine.
+(or eight crops) of one face, the main one unless the request's `face` names another, and that face's landmarks
+are attached for the engine. Which face was used, of how many, goes back to the client (media with several faces
+would otherwise leave it guessing whom the answer is about).
 
 So any OpenAI client gets what Face-LLaVA was trained on (a 256 px square face crop) without knowing about it.
 The medium's kind is decided by its decoded content, not by the part type the client used.
@@ -29,10 +31,12 @@ from service.preprocess.types import ImageResult, PreprocessOptions, VideoResult
 class PreparedChat:
     messages: list[dict[str, Any]]
     extra: dict[str, Any]  # mm_processor_kwargs with the landmarks, when sent
+    face: int | None = None  # the face (video: track) used, in /analyze's order; None without media
+    faces: int = 0  # faces (tracks) found, up to FACELLAVA_MAX_FACES_LIMIT
 
 
 async def prepare_chat(
-    messages: list[ChatMessage], preprocessor: Preprocessor, settings: Settings, with_landmarks: bool
+    messages: list[ChatMessage], preprocessor: Preprocessor, settings: Settings, with_landmarks: bool, face: int = 0
 ) -> PreparedChat:
     located = [
         (m, p)
@@ -53,17 +57,24 @@ async def prepare_chat(
     url = getattr(part, field).url
     where = f"messages[{m}].content[{p}].{field}.url"
     data = decode_base64(url, where) if url.startswith("data:") else await fetch_media(url, settings)
-    result = await run_preprocess(preprocessor, data, PreprocessOptions(max_faces=1), None, settings)
+    if face >= settings.max_faces_limit:
+        raise ApiError(422, "invalid_request", f"face: at most {settings.max_faces_limit - 1} on this server")
+    options = PreprocessOptions(max_faces=settings.max_faces_limit)
+    result = await run_preprocess(preprocessor, data, options, None, settings)
     require_faces(result)
-    kind, cropped_url, crop_landmarks = await asyncio.to_thread(_encode_main_face, result)
+    found = len(result.subjects)
+    if face >= found:
+        raise ApiError(422, "invalid_request", f"face: {face} asked, the media has {found} (the first is 0)")
+    kind, cropped_url, crop_landmarks = await asyncio.to_thread(_encode_face, result, face)
     dumped[m]["content"][p] = media_part(kind, cropped_url)
-    return PreparedChat(dumped, landmark_kwargs(kind, crop_landmarks) if with_landmarks else {})
+    extra = landmark_kwargs(kind, crop_landmarks) if with_landmarks else {}
+    return PreparedChat(dumped, extra, face, found)
 
 
-def _encode_main_face(result: ImageResult | VideoResult) -> tuple[MediaKind, str, np.ndarray]:
-    """The main face's crop (video: the primary track's 8 crops) as a data URL, with its crop landmarks."""
+def _encode_face(result: ImageResult | VideoResult, index: int) -> tuple[MediaKind, str, np.ndarray]:
+    """Face `index`'s crop (video: that track's 8 crops) as a data URL, with its crop landmarks."""
     if isinstance(result, ImageResult):
-        face = result.faces[0]
+        face = result.faces[index]
         return "image", png_data_url(face.crop), face.crop_landmarks
-    track = result.tracks[0]
+    track = result.tracks[index]
     return "video", video_data_url(track.crops), track.crop_landmarks

@@ -1,7 +1,7 @@
 """OpenAPI additions FastAPI cannot infer: POST /analyze reads its body itself (multipart or JSON), so its two
 request-body schemas are declared here; every route lists the error body it may return; and the sampling
-fields and max_faces get the upper bounds of this server's settings (sampling_bounds, FACELLAVA_MAX_FACES_LIMIT),
-so the schema says what it enforces."""
+fields, max_faces and the chat's face index get the upper bounds of this server's settings (sampling_bounds,
+FACELLAVA_MAX_FACES_LIMIT), so the schema says what it enforces."""
 
 from __future__ import annotations
 
@@ -53,7 +53,8 @@ def install_openapi(app: FastAPI, settings: Settings) -> None:
             )
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components.update(definitions["$defs"])
-            bounds = {**upper_bounds(settings), "max_faces": settings.max_faces_limit}
+            faces = {"max_faces": settings.max_faces_limit, "face": settings.max_faces_limit - 1}
+            bounds = {**upper_bounds(settings), **faces}
             _state_upper_bounds(components, bounds)
             app.openapi_schema = schema
         return app.openapi_schema

@@ -20,6 +20,7 @@ from service.api.services import get_preprocessor, get_services
 router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
 
 LANDMARKS_HEADER = "X-Facellava-Landmarks-Conditioned"
+FACE_HEADER, FACES_HEADER = "X-Facellava-Face", "X-Facellava-Faces"  # the face used, of how many found
 
 
 @router.get("/models", response_model=ModelList, responses=ERROR_RESPONSES)
@@ -53,13 +54,18 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
     with_landmarks = send_landmarks(settings.default_landmarks, await services.engine.info())
     try:
         async with asyncio.timeout(settings.request_timeout_s):
-            prepared = await prepare_chat(body.messages, get_preprocessor(request), settings, with_landmarks)
+            prepared = await prepare_chat(
+                body.messages, get_preprocessor(request), settings, with_landmarks, body.face
+            )
     except TimeoutError as exc:
         raise ApiError(504, "timeout", "preparing the media took too long") from exc
-    payload = {**body.model_dump(exclude_none=True), "messages": prepared.messages, **prepared.extra}
+    sent = body.model_dump(exclude_none=True, exclude={"face"})  # `face` is ours, not the engine's
+    payload = {**sent, "messages": prepared.messages, **prepared.extra}
     if body.max_tokens is None and body.max_completion_tokens is None:
         payload["max_tokens"] = settings.default_max_tokens  # not the engine's default: the rest of the context
     headers = {LANDMARKS_HEADER: str(bool(prepared.extra)).lower()}
+    if prepared.face is not None:
+        headers |= {FACE_HEADER: str(prepared.face), FACES_HEADER: str(prepared.faces)}
     request_id = request.state.request_id
     if body.stream:
         stream = await services.engine.stream_chat(payload, request_id)

@@ -220,6 +220,13 @@ class ChatCompletionRequest(BaseModel):
     presence_penalty: float | None = Field(None, ge=-2, le=2)
     frequency_penalty: float | None = Field(None, ge=-2, le=2)
     user: str | None = None
+    face: int = Field(
+        0,
+        ge=0,
+        description="Face-LLaVA extension: which face of the image or video the model sees, in /analyze's order "
+        "(image: highest detector score first; video: the face tracks present in the most sampled frames, then "
+        "the largest). The response headers X-Facellava-Face and X-Facellava-Faces say which was used, of how many.",
+    )
 
 
 class ChatChoiceMessage(BaseModel):
