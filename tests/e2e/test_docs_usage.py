@@ -1,0 +1,98 @@
+"""docs/usage.md's examples against the real service (real engine, real gateway): every documented
+`$ curl -s ...` example with its answer is run as written (with curl, `$B` the gateway) and must get the documented
+status and body, and the documented /analyze response must have exactly the fields a real one has. Values that
+depend on the run (request ids, timings, sizes, limits of this test gateway) are compared as shapes: every number
+is a number, every other character is equal.
+
+Not covered here (other settings than this gateway's): the `curl -i` examples of CORS, API keys and overload.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from common.child_server import ROOT
+from service.gateway_process import Gateway
+from tests.e2e.conftest import API_KEY
+from tests.preprocess.media import astronaut, encode_image
+
+pytestmark = pytest.mark.engine
+
+USAGE = (ROOT / "docs" / "usage.md").read_text()
+# "$ [... |] curl -s ... # 422" (the status; 200 without one), then the JSON answer on the next line
+EXAMPLE = re.compile(r"^\$ ([^\n]*curl -s (?!-i)[^\n]*?)(?:#\s*(\d{3}))?[ \t]*\n(\{.*\})[ \t]*$", re.MULTILINE)
+
+
+def shape(body: object) -> str:
+    """The body with request ids dropped and every number replaced by N."""
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        body = {"error": {k: v for k, v in body["error"].items() if k != "request_id"}}
+    return re.sub(r"\d+(\.\d+)?(e[-+]?\d+)?", "N", json.dumps(body, sort_keys=True))
+
+
+@pytest.fixture(scope="module")
+def media_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The files the examples upload: the astronaut as a JPEG, the same JPEG cut in half, an empty file."""
+    folder = tmp_path_factory.mktemp("docs")
+    (folder / "empty.jpg").write_bytes(b"")
+    jpeg = encode_image(astronaut(), "jpeg")
+    (folder / "astronaut.jpg").write_bytes(jpeg)
+    (folder / "truncated.jpg").write_bytes(jpeg[: len(jpeg) // 2])
+    return folder
+
+
+def run_curl(command: str, gateway: Gateway, folder: Path) -> tuple[int, object]:
+    """The documented command as written, in a shell where $B is the gateway and curl sends the API key."""
+    script = (f'B={shlex.quote(gateway.url)}; curl() {{ command curl -H "Authorization: Bearer {API_KEY}" '
+              f'-w "\\n%{{http_code}}" "$@"; }}; {command}')
+    done = subprocess.run(["bash", "-c", script], cwd=folder, capture_output=True, text=True, timeout=300, check=True)
+    body, _, status = done.stdout.rpartition("\n")
+    return int(status), json.loads(body)
+
+
+EXAMPLES = EXAMPLE.findall(USAGE)
+
+
+def test_the_docs_have_examples_to_check() -> None:
+    assert len(EXAMPLES) >= 10, EXAMPLES
+
+
+@pytest.mark.parametrize(("command", "status", "answer"), EXAMPLES, ids=[c[:60] for c, _, _ in EXAMPLES])
+def test_documented_curl_example(gateway: Gateway, media_folder: Path, command: str, status: str, answer: str):
+    got_status, got = run_curl(command, gateway, media_folder)
+    assert got_status == int(status or 200), (command, got)
+    assert shape(got) == shape(json.loads(answer)), command
+
+
+def fields(documented: object, real: object, where: str = "") -> list[str]:
+    """Where the documented example's fields differ from the real response's ("..." marks an elision)."""
+    if isinstance(documented, dict) and isinstance(real, dict):
+        if "..." in documented:  # a partial object: what it shows must exist
+            missing = set(documented) - set(real) - {"..."}
+            return [f"{where}.{key}: not in the real response" for key in sorted(missing)]
+        diff = [f"{where}.{key}: documented, not real" for key in sorted(set(documented) - set(real))]
+        diff += [f"{where}.{key}: real, not documented" for key in sorted(set(real) - set(documented))]
+        for key in sorted(set(documented) & set(real)):
+            diff += fields(documented[key], real[key], f"{where}.{key}")
+        return diff
+    if isinstance(documented, list) and isinstance(real, list) and documented and real:
+        return fields(documented[0], real[0], f"{where}[0]") if documented[0] != "..." else []
+    return []
+
+
+def test_documented_analyze_response_has_the_real_fields(client, media_folder: Path) -> None:
+    command = re.search(r"```bash\n(curl -s -H 'X-Request-ID: docs-example-1'.*?)\n```", USAGE, re.DOTALL)
+    assert command, "the /analyze curl example is gone"
+    documented = json.loads(USAGE.split("Real response of the curl command above", 1)[1].split("```json\n", 1)[1]
+                            .split("\n```", 1)[0])
+    form = dict(re.findall(r"-F (\w+)=([^\s\\]+)", command.group(1)))
+    upload = (media_folder / form.pop("file").lstrip("@")).read_bytes()
+    real = client.post("/analyze", files={"file": ("astronaut.jpg", upload)}, data=form).json()
+    assert set(real["faces"][0]["tasks"]) == set(form["tasks"].split(","))
+    assert fields(documented, real) == []
