@@ -1,7 +1,7 @@
 """CORS for browser clients (only when FACELLAVA_CORS_ORIGINS lists origins), with two changes to Starlette's:
 
 - the headers a script needs are exposed: X-Request-ID (to report a failure), Retry-After (to back off after
-  429/503) and the landmark-conditioning header of chat answers;
+  429/503) and the landmark-conditioning and face headers of chat answers;
 - a refused preflight gets the API's JSON error body (code `cors_refused`) instead of a plain-text 400, so a
   client sees one error shape everywhere.
 """
@@ -14,9 +14,9 @@ from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from service.api.errors import error_response
-from service.api.routes_openai import LANDMARKS_HEADER
+from service.api.routes_openai import FACE_HEADER, FACES_HEADER, LANDMARKS_HEADER
 
-EXPOSED_HEADERS = ("X-Request-ID", "Retry-After", LANDMARKS_HEADER)
+EXPOSED_HEADERS = ("X-Request-ID", "Retry-After", LANDMARKS_HEADER, FACE_HEADER, FACES_HEADER)
 _CONTENT_HEADERS = frozenset({"content-type", "content-length"})
 
 
