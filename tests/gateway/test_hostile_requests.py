@@ -135,3 +135,14 @@ def test_sixty_four_clients_get_answers_not_resets(start_gateway, engine_state):
         outcomes = list(pool.map(one, range(64)))
     assert set(outcomes) <= {200, 429}, outcomes
     assert outcomes.count(200) >= 2
+
+
+def test_stop_strings_are_bounded_by_the_engines_limit(gateway, engine_state):
+    from common.engine_protocol import MAX_STOP_STRINGS
+
+    messages = [{"role": "user", "content": "hi"}]
+    over = gateway.post("/v1/chat/completions", json={**chat_body(messages), "stop": ["x"] * (MAX_STOP_STRINGS + 1)})
+    assert over.status_code == 422 and over.json()["error"]["code"] == "invalid_request"
+    assert engine_state.received == []
+    at = gateway.post("/v1/chat/completions", json={**chat_body(messages), "stop": ["x"] * MAX_STOP_STRINGS})
+    assert at.status_code == 200

@@ -89,6 +89,15 @@ def test_bad_uploads_get_their_typed_error(real_gateway, engine_state, make_medi
     assert engine_state.received == []  # refused before any engine work
 
 
+def test_error_messages_carry_no_internals(real_gateway, engine_state):
+    """A PNG signature before junk makes the image library name its buffer object and address; clients never
+    see such internals."""
+    response = upload(real_gateway, b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    error = response.json()["error"]
+    assert response.status_code == 422 and error["code"] == "corrupt_media"
+    assert "0x" not in error["message"] and "object at" not in error["message"], error["message"]
+
+
 def test_timeout_busy_and_killed_worker(start_real_gateway, engine_state):
     """A real deadline (decode_timeout), then a worker that hangs: a second upload finds the bounded queue
     full (429 busy), and the hung worker, killed from outside (SIGKILL, as the OOM killer or an operator does),
