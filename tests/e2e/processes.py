@@ -1,6 +1,6 @@
 """The real engine (vLLM CPU build + Face-LLaVA plugin) and the real gateway (`facellava serve`) as
 child processes, each in its own process group so a test can kill one outright and start it again on the same
-port."""
+port. The engine requires ENGINE_KEY, which every gateway here sends, as in production."""
 
 from __future__ import annotations
 
@@ -10,9 +10,24 @@ from pathlib import Path
 
 from common.child_server import ChildServer, engine_python, engine_server, free_port
 
+ENGINE_KEY = "e2e-engine-key"
+
 
 def start_engine(model_dir: Path, log_path: Path) -> ChildServer:
-    return engine_server(engine_python(), model_dir, log_path)
+    return engine_server(engine_python(), model_dir, log_path, api_key=ENGINE_KEY)
+
+
+def group_members(pgid: int) -> list[int]:
+    """The live processes of a process group (zombies excluded), from /proc."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(stat.parent.name))
+    return members
 
 
 class Gateway(ChildServer):
@@ -21,6 +36,7 @@ class Gateway(ChildServer):
         env = {
             **os.environ,
             "FACELLAVA_ENGINE_URL": engine_url,
+            "FACELLAVA_ENGINE_API_KEY": ENGINE_KEY,
             **{f"FACELLAVA_{key.upper()}": value for key, value in settings.items()},
         }
         argv = [sys.executable, "-m", "service.cli", "serve", "--port", str(port)]
