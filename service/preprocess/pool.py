@@ -143,7 +143,7 @@ class PreprocessPool:
         workers = [await self._idle.get() for _ in range(len(self._workers))]
         loop = asyncio.get_running_loop()
         try:
-            await asyncio.gather(*(loop.run_in_executor(self._threads, self._await_ready, worker)
+            await asyncio.gather(*(loop.run_in_executor(self._threads, self._await_ready_locked, worker)
                                    for worker in workers))
         finally:
             for worker in workers:
@@ -223,6 +223,11 @@ class PreprocessPool:
         except Exception as exc:  # e.g. an unpicklable reply: the pipe's state is unknown, so start afresh
             self._replace(worker)
             return "error", "internal_error", f"the worker's reply failed: {type(exc).__name__}: {exc}"
+
+    @classmethod
+    def _await_ready_locked(cls, worker: _Worker) -> None:
+        with worker.lock:  # the supervisor may be repairing this slot
+            cls._await_ready(worker)
 
     @staticmethod
     def _await_ready(worker: _Worker) -> None:
