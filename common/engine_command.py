@@ -16,6 +16,11 @@ from common.engine_protocol import FRAMES_PER_VIDEO
 RELEASED_FRAME_TOKENS = (224 // 14) ** 2 + 1
 VIDEO_TOKENS = FRAMES_PER_VIDEO * RELEASED_FRAME_TOKENS  # 2056: the largest multimodal item
 
+# vLLM fetches http(s) media URLs unless an allow-list is given; this one names a host that cannot exist (the
+# .invalid TLD is reserved, RFC 2606), so the engine fetches nothing: media arrive as data URLs from the gateway,
+# which alone decides whether URLs are fetched. Local files are refused already (no --allowed-local-media-path).
+NO_MEDIA_FETCH_DOMAIN = "no-media-fetching.invalid"
+
 # Per-device defaults. On CPU (development, CI, the cpu-dev overlay) a shorter context and a fixed 256 MiB KV cache
 # keep the engine small beside everything else on the machine; a video request still fits (2056 + prompt + answer).
 MAX_MODEL_LEN = {"cpu": 3072, "gpu": 4096}
@@ -39,7 +44,8 @@ def engine_command(
 
     `python -m vllm.entrypoints.openai.api_server` rather than the `vllm` console script: the CPU build's script
     looks up the distribution name `vllm` and fails. Per-request landmarks travel as mm_processor_kwargs, which
-    vLLM accepts only with --trust-request-mm-kwargs: the engine must therefore be reachable from the gateway only.
+    vLLM accepts only with --trust-request-mm-kwargs: the engine must therefore be reachable from the gateway only,
+    and it runs with media URL fetching off and (where the caller sets VLLM_API_KEY) the gateway's key.
     """
     max_model_len = max_model_len or MAX_MODEL_LEN[device]
     kv_cache_bytes = kv_cache_bytes or KV_CACHE_BYTES[device]
@@ -56,6 +62,7 @@ def engine_command(
         "--media-io-kwargs", json.dumps({"video": {"num_frames": FRAMES_PER_VIDEO}}),
         "--limit-mm-per-prompt", json.dumps({"image": 1, "video": 1}),
         "--enable-prefix-caching",
+        "--allowed-media-domains", NO_MEDIA_FETCH_DOMAIN,
     ]
     if device == "cpu":
         argv += ["--dtype", "float32", "--enforce-eager"]

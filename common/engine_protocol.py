@@ -43,9 +43,16 @@ LANDMARK_RANGE_PX: tuple[float, float] = (-0.5 * CROP_SIZE, 1.5 * CROP_SIZE)
 LANDMARKS_IMAGES_KEY = "landmarks"
 LANDMARKS_VIDEOS_KEY = "landmarks_videos"
 
+# The most `stop` strings a chat request may carry: the engine runs with VLLM_MAX_STOP_STRINGS set to it (vLLM's
+# own default is 4 too), and the gateway refuses more with a 422 instead of forwarding them to an engine refusal.
+MAX_STOP_STRINGS = 4
+
 GENERAL_PLUGIN_NAME = "facellava"
 ENDPOINT_PLUGIN_NAME = "facellava_info"
-ENGINE_ENV: dict[str, str] = {"VLLM_PLUGINS": f"{GENERAL_PLUGIN_NAME},{ENDPOINT_PLUGIN_NAME}"}
+ENGINE_ENV: dict[str, str] = {
+    "VLLM_PLUGINS": f"{GENERAL_PLUGIN_NAME},{ENDPOINT_PLUGIN_NAME}",
+    "VLLM_MAX_STOP_STRINGS": str(MAX_STOP_STRINGS),
+}
 INFO_PATH = "/facellava/info"
 
 

@@ -3,9 +3,11 @@
 
 The server's flags come from common/engine_command.py, the one place that knows them (the dev launcher and the
 tests use it too), so a container cannot drift from what the tests run; the plugin allow-list comes from
-common/engine_protocol.py the same way. This wrapper only maps the container's environment onto those, then
-replaces itself with the server (exec), so the signals Kubernetes or Docker send reach vLLM directly.
-Arguments given to the container are appended as extra flags.
+common/engine_protocol.py the same way. This wrapper maps the container's environment onto those and runs the
+server as the leader of its own process group (common/child_server.run_in_group): SIGTERM and SIGINT reach the
+whole group, and when the API server dies in any way, even by SIGKILL, its engine-core and worker processes are
+killed with it, so none is orphaned holding memory (on a GPU it would block the restart) and the container exits
+for its restart policy. Arguments given to the container are appended as extra flags.
 
 Environment (defaults in brackets):
   FACELLAVA_MODEL_DIR             converted serving folder [/models/facellava]
@@ -15,6 +17,8 @@ Environment (defaults in brackets):
   FACELLAVA_MAX_MODEL_LEN         context length in tokens; a video alone is 2056 [gpu 4096, cpu 3072]
   FACELLAVA_KV_CACHE_BYTES        CPU only: KV cache size [cpu 256 MiB]
   FACELLAVA_SERVED_MODEL_NAME     model name clients ask for [facellava]
+  FACELLAVA_ENGINE_API_KEY        bearer key the /v1 routes require (VLLM_API_KEY); the gateway sends the same
+                                  one (both from one Kubernetes Secret) [none: no key]
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from common.child_server import run_in_group
 from common.engine_command import engine_command
 from common.engine_protocol import ENGINE_ENV
 
@@ -68,14 +73,19 @@ def server_argv(environ: Mapping[str, str], extra: list[str]) -> list[str]:
     )
 
 
+def server_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """The server's environment: ENGINE_ENV (our plugins in VLLM_PLUGINS, the stop-string limit) and the key."""
+    key = environ.get("FACELLAVA_ENGINE_API_KEY", "")
+    return {**environ, **ENGINE_ENV, **({"VLLM_API_KEY": key} if key else {})}
+
+
 def main() -> None:
     try:
         argv = server_argv(os.environ, sys.argv[1:])
     except ConfigError as error:
         print(f"engine-serve: {error}", file=sys.stderr)
         sys.exit(2)
-    # ENGINE_ENV names our plugins in VLLM_PLUGINS: the model and the /facellava/info endpoint.
-    os.execve(argv[0], argv, {**os.environ, **ENGINE_ENV})
+    sys.exit(run_in_group(argv, server_env(os.environ)))
 
 
 if __name__ == "__main__":

@@ -3,15 +3,22 @@
 On a fresh machine it first writes the tiny random checkpoint and converts it, so the whole service runs with no
 download; with FACELLAVA_MODEL pointing at a converted folder (and a GPU) the same command serves the real model.
 In production the two processes run as separate containers (docker/, k8s/); this is the quickstart path only.
+
+The launcher supervises both: when the engine dies (its API server exits, or /health fails for
+ENGINE_UNHEALTHY_S) what is left of its process group is killed and it is started again on the same port (the
+gateway reconnects by itself); when the gateway exits, everything stops. The two share a fresh random engine API
+key (or FACELLAVA_ENGINE_API_KEY), so no other local process can use the engine's port.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from common.child_server import ROOT, ChildServer, ChildServerError, engine_python, engine_server
@@ -56,6 +63,31 @@ def _start(server: ChildServer, what: str) -> None:
     print(f"\n[serve] {what} ready", flush=True)
 
 
+ENGINE_UNHEALTHY_S = 30.0  # a live API server whose /health fails this long is restarted too
+_POLL_S = 1.0
+
+
+def supervise(engine: ChildServer, gateway: ChildServer, *, unhealthy_s: float = ENGINE_UNHEALTHY_S) -> None:
+    """Until the gateway exits: restart the engine whenever it dies or stays unhealthy (Ctrl-C ends it)."""
+    unhealthy_since: float | None = None
+    while not gateway.exited():
+        time.sleep(_POLL_S)
+        if engine.exited():
+            reason = f"exited ({engine.process.returncode if engine.process else 'gone'})"
+        elif engine.healthy():
+            unhealthy_since = None
+            continue
+        else:
+            unhealthy_since = unhealthy_since or time.monotonic()
+            if time.monotonic() - unhealthy_since < unhealthy_s:
+                continue
+            reason = f"unhealthy for {unhealthy_s:g} s"
+        print(f"[serve] the engine {reason}; restarting it", flush=True)
+        engine.kill()  # the whole group: no engine-core process outlives its API server
+        _start(engine, "engine")
+        unhealthy_since = None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="facellava-stack", description=__doc__)
     parser.add_argument("--model", default=os.environ.get("FACELLAVA_MODEL"),
@@ -73,8 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     logs.mkdir(parents=True, exist_ok=True)
     model = Path(args.model) if args.model else build_tiny_model(args.var_dir / "models" / "tiny")
     engine_log = logs / "engine.log"
-    engine = engine_server(engine_python(), model, engine_log, port=args.engine_port, device=args.device)
-    env = {**os.environ, "FACELLAVA_ENGINE_URL": engine.url}
+    engine_key = os.environ.get("FACELLAVA_ENGINE_API_KEY") or secrets.token_urlsafe(32)
+    engine = engine_server(
+        engine_python(), model, engine_log, port=args.engine_port, device=args.device, api_key=engine_key
+    )
+    env = {**os.environ, "FACELLAVA_ENGINE_URL": engine.url, "FACELLAVA_ENGINE_API_KEY": engine_key}
     gateway_argv = [sys.executable, "-m", "service.cli", "serve", "--host", args.host, "--port", str(args.port)]
     gateway = ChildServer(gateway_argv, env, args.port, "/readyz", start_timeout_s=120)
     print(f"[serve] starting the engine on port {args.engine_port} (log: {engine_log})", flush=True)
@@ -83,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         _start(gateway, "gateway")
         print(f"[serve] Face-LLaVA is up: http://{args.host}:{args.port}  (demo: /demo, API docs: /docs; "
               "Ctrl-C stops)", flush=True)
-        gateway.process.wait()
+        supervise(engine, gateway)
     except KeyboardInterrupt:
         pass
     finally:

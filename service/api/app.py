@@ -1,8 +1,10 @@
 """create_app(): the gateway's FastAPI application, ready for uvicorn (`facellava serve`).
 
 Middleware, outermost first: request context (id, access log, metrics, last-resort 500), CORS (only when
-origins are configured), body size limit (413), in-flight limit (429). The preprocessing pool starts in the
-lifespan unless one is injected (tests inject fakes; the e2e tests use the real pool).
+origins are configured), API key gate (401 before the body is read), JSON content type (415), body reception
+(413, 408, global byte budget 429), in-flight limit (429, only for requests whose body is in). The
+preprocessing pool starts in the lifespan unless one is injected (tests inject fakes; the e2e tests use the real
+pool).
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from fastapi_offline import FastAPIOffline
 
 from service.api import routes_analyze, routes_demo, routes_health, routes_openai
 from service.api.analysis import Analyzer
+from service.api.auth import ApiKeyGate
+from service.api.content_type import JsonBodyRequired
 from service.api.cors import JsonCORSMiddleware
 from service.api.engine_client import EngineClient
 from service.api.errors import install_error_handlers
-from service.api.limits import BodySizeLimit, InFlightLimit
+from service.api.limits import BodyReception, InFlightLimit
 from service.api.logging import configure_logging
 from service.api.metrics import GatewayMetrics
 from service.api.openapi_docs import install_openapi
@@ -84,7 +88,16 @@ def create_app(
         retry_after_s=settings.retry_after_s,
         metrics=metrics,
     )
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, metrics=metrics)
+    app.add_middleware(
+        BodyReception,
+        max_bytes=settings.max_body_bytes,
+        budget_bytes=settings.body_budget_bytes,
+        timeout_s=settings.body_timeout_s,
+        retry_after_s=settings.retry_after_s,
+        metrics=metrics,
+    )
+    app.add_middleware(JsonBodyRequired, metrics=metrics)
+    app.add_middleware(ApiKeyGate, keys=settings.accepted_keys, metrics=metrics)
     if settings.cors_origins:
         app.add_middleware(JsonCORSMiddleware, origins=settings.cors_origins)
     app.add_middleware(RequestContext, metrics=metrics)

@@ -5,6 +5,12 @@ would otherwise leave it guessing whom the answer is about).
 
 So any OpenAI client gets what Face-LLaVA was trained on (a 256 px square face crop) without knowing about it.
 The medium's kind is decided by its decoded content, not by the part type the client used.
+
+Client text never reaches the engine carrying one of the model's control tokens: "<image>" or "<video>" in text
+would become a placeholder token with no medium behind it, and "<s>", "</s>" or "<unk>" would forge the prompt's
+structure (the tokenizer turns those strings into their special ids wherever they appear). Such a request is
+refused with 400 `reserved_token` (refused, not rewritten: a silently edited message would answer another
+question than the one asked).
 """
 
 from __future__ import annotations
@@ -15,16 +21,20 @@ from typing import Any
 
 import numpy as np
 
+from common.engine_protocol import IMAGE_PLACEHOLDER, VIDEO_PLACEHOLDER
 from common.tasks import MediaKind
 from service.api.analyze_input import decode_base64
 from service.api.engine_payloads import landmark_kwargs, media_part
 from service.api.errors import ApiError
 from service.api.media_encoding import png_data_url, video_data_url
 from service.api.preprocessing import Preprocessor, require_faces, run_preprocess
-from service.api.schemas import ChatMessage, ImagePart, VideoPart
+from service.api.schemas import ChatMessage, ImagePart, TextPart, VideoPart
 from service.api.settings import Settings
 from service.api.url_fetch import fetch_media
 from service.preprocess.types import ImageResult, PreprocessOptions, VideoResult
+
+# The strings the served tokenizer turns into special ids: the two placeholders and LLaMA's BOS, EOS and UNK.
+RESERVED_TOKENS = (IMAGE_PLACEHOLDER, VIDEO_PLACEHOLDER, "<s>", "</s>", "<unk>")
 
 
 @dataclass(frozen=True)
@@ -38,6 +48,7 @@ class PreparedChat:
 async def prepare_chat(
     messages: list[ChatMessage], preprocessor: Preprocessor, settings: Settings, with_landmarks: bool, face: int = 0
 ) -> PreparedChat:
+    refuse_reserved_tokens(messages)
     located = [
         (m, p)
         for m, message in enumerate(messages)
@@ -69,6 +80,24 @@ async def prepare_chat(
     dumped[m]["content"][p] = media_part(kind, cropped_url)
     extra = landmark_kwargs(kind, crop_landmarks) if with_landmarks else {}
     return PreparedChat(dumped, extra, face, found)
+
+
+def refuse_reserved_tokens(messages: list[ChatMessage]) -> None:
+    """400 reserved_token when any client text (every role, and the optional name) holds a control token."""
+    for index, message in enumerate(messages):
+        if isinstance(message.content, str):
+            texts = [message.content]
+        else:
+            texts = [part.text for part in message.content if isinstance(part, TextPart)]
+        texts.append(message.name or "")
+        found = sorted({token for text in texts for token in RESERVED_TOKENS if token in text})
+        if found:
+            raise ApiError(
+                400,
+                "reserved_token",
+                f"messages.{index}: text may not contain the model's control tokens {', '.join(found)}; "
+                "send media as image_url or video_url parts",
+            )
 
 
 def _encode_face(result: ImageResult | VideoResult, index: int) -> tuple[MediaKind, str, np.ndarray]:

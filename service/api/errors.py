@@ -8,6 +8,8 @@ generic 400.
 
 from __future__ import annotations
 
+import re
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -44,10 +46,23 @@ class ApiError(HTTPException):
         self.message = message
 
 
+# Python object reprs and memory addresses that library messages carry ("cannot identify image file
+# <_io.BytesIO object at 0x7f...>"): internals, and a hint at the memory layout, so never shown to a client.
+_OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>")
+_ADDRESS = re.compile(r"\s*\bat 0x[0-9a-fA-F]{6,}")
+
+
+def scrub(message: str) -> str:
+    """The message without object reprs and addresses: a repr becomes "the upload", an address is dropped."""
+    return _ADDRESS.sub("", _OBJECT_REPR.sub("the upload", message))
+
+
 def error_response(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
-    body = ErrorResponse(error=ErrorDetail(code=code, message=message, request_id=request_id_var.get()))
+    """The one error body; every message is scrubbed here, whichever library wrote it."""
+    detail = ErrorDetail(code=code, message=scrub(message), request_id=request_id_var.get())
+    body = ErrorResponse(error=detail)
     return JSONResponse(body.model_dump(), status_code=status, headers=headers)
 
 

@@ -1,8 +1,8 @@
 """The gateway's side of the preprocessing worker pool: the interface it needs, and error translation.
 
 Typed as a Protocol so unit tests can inject a fake; the real one is service.preprocess.pool.PreprocessPool.
-A server-side failure (HTTP 5xx, e.g. internal_error) reaches the client as a generic message; its details go
-to the log, with the request id, never into the error body.
+A server-side bug (HTTP 500, internal_error) reaches the client as a generic message; its details go to the log,
+with the request id, never into the error body.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ class Preprocessor(Protocol):
     ) -> ImageResult | VideoResult: ...
 
     def alive(self) -> bool: ...
+
+    def repairable(self) -> bool: ...
 
     def close(self) -> None: ...
 
@@ -56,7 +58,7 @@ async def run_preprocess(
     except PreprocessError as exc:
         status = http_status(exc.code)
         message = exc.message
-        if status >= 500:
+        if status == 500:
             log.error("preprocessing failed", extra={"code": exc.code, "detail": exc.message})
             message = INTERNAL_ERROR_MESSAGE
         retry_after = settings.retry_after_s if status in (429, 503) else None

@@ -1,4 +1,5 @@
-"""Probes and metrics: /healthz (the process answers), /readyz (engine reachable and workers alive; 503 with
+"""Probes and metrics: /healthz (liveness: the process answers and its worker pool can still be repaired; 503
+tells the orchestrator to restart it), /readyz (engine reachable and workers alive; 503 with
 Retry-After otherwise, and 200 again as soon as they are back, without a restart), /metrics (Prometheus)."""
 
 from __future__ import annotations
@@ -14,9 +15,13 @@ from service.api.services import get_services
 router = APIRouter()
 
 
-@router.get("/healthz", response_model=HealthStatus)
-async def healthz() -> HealthStatus:
-    return HealthStatus(status="ok")
+@router.get("/healthz", response_model=HealthStatus, responses={503: {"model": HealthStatus}})
+async def healthz(request: Request) -> JSONResponse:
+    preprocessor = get_services(request).preprocessor
+    # Before the pool has started (lifespan) the process is alive; a pool whose repairs keep failing is not.
+    live = preprocessor is None or preprocessor.repairable()
+    body = HealthStatus(status="ok" if live else "unavailable", checks={"preprocess_pool_repairable": live})
+    return JSONResponse(body.model_dump(), status_code=200 if live else 503)
 
 
 @router.get("/readyz", response_model=HealthStatus, responses={503: {"model": HealthStatus}})

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from common.engine_protocol import MAX_STOP_STRINGS
 from common.tasks import TaskName
 from service.preprocess import schema as faces_schema
 from service.tasks.constrained import LabelDecoding
@@ -213,7 +214,7 @@ class ChatCompletionRequest(BaseModel):
     temperature: float | None = Field(None, ge=0)
     top_p: float | None = Field(None, gt=0, le=1)
     seed: int | None = Field(None, ge=0, le=2**31 - 1)
-    stop: str | list[str] | None = None
+    stop: str | Annotated[list[str], Field(max_length=MAX_STOP_STRINGS)] | None = None
     n: Literal[1] = 1
     logprobs: bool | None = None
     top_logprobs: int | None = Field(None, ge=0, le=20)

@@ -41,7 +41,13 @@ class Settings(BaseSettings):
     engine_url: str = Field("http://127.0.0.1:8001", description="base URL of the vLLM engine")
     engine_model: str | None = Field(None, description="served model name; default: the engine's first model")
     engine_timeout_s: float = Field(120.0, gt=0, description="longest one engine call may take")
-    engine_connect_timeout_s: float = Field(3.0, gt=0)
+    engine_connect_timeout_s: float = Field(
+        10.0, gt=0, description="time to open a connection; a busy host accepts slowly, and a failed connect is "
+        "retried once"
+    )
+    engine_api_key: SecretStr | None = Field(
+        None, description="bearer key the engine requires (its VLLM_API_KEY); sent on every engine call"
+    )
     readiness_timeout_s: float = Field(2.0, gt=0, description="time the engine's /health may take in /readyz")
     engine_info_ttl_s: float = Field(
         30.0, ge=0, description="how long the engine's landmark mode and revision are cached"
@@ -55,7 +61,18 @@ class Settings(BaseSettings):
         description="larger bodies get 413 before being read; default: a FACELLAVA_PREPROCESS_MAX_BYTES file "
         "base64-encoded plus 1 MB",
     )
-    max_in_flight: int = Field(32, gt=0, description="concurrent /analyze and chat requests; more get 429")
+    max_in_flight: int = Field(
+        32, gt=0, description="concurrent /analyze and chat requests whose body is in; more get 429"
+    )
+    body_timeout_s: float = Field(
+        120.0, gt=0, description="longest time to receive one request body; slower clients get 408"
+    )
+    max_buffered_body_bytes: int | None = Field(
+        None,
+        gt=0,
+        description="bytes of request bodies held at once across all requests (parsing costs about 2.3x "
+        "more); a body that would pass it gets 429; default: 4 x max_body_bytes",
+    )
     retry_after_s: int = Field(2, gt=0, description="Retry-After sent with 429 and 503")
     max_faces_limit: int = Field(10, gt=0, description="largest max_faces a request may ask for")
     default_max_faces: int = Field(5, gt=0)
@@ -102,6 +119,11 @@ class Settings(BaseSettings):
         if self.default_max_faces > self.max_faces_limit:
             raise ValueError("default_max_faces must not exceed max_faces_limit")
         return self
+
+    @property
+    def body_budget_bytes(self) -> int:
+        """The global byte budget for bodies being received or parsed (never below one largest body)."""
+        return max(self.max_buffered_body_bytes or 4 * self.max_body_bytes, self.max_body_bytes)
 
     @cached_property
     def preprocess_limits(self) -> PreprocessLimits:

@@ -2,7 +2,7 @@
 
 Raised vs returned:
 - Every code below except `no_face` is RAISED as `PreprocessError(code, message)` by `pipeline.preprocess`
-  (or, for `busy` and `worker_crashed`, by `pool.PreprocessPool.submit`).
+  (or, for `busy`, `worker_crashed` and `worker_killed`, by `pool.PreprocessPool.submit`).
 - `no_face` is never raised by `preprocess`: a face-free upload is a valid result (an empty `faces` list, or
   no tracks for a video) and the caller decides whether that is an error. The gateway answers 422 with it; the
   `facellava faces` command prints the empty result, the code on stderr, and exits with its exit status.
@@ -38,6 +38,8 @@ _SPECS = (
     ErrorSpec("busy", 429, 10, "the worker pool's bounded queue is full; retry later"),
     # 422, not 500: the input killed the worker (a decoder bug it triggers); the server keeps serving.
     ErrorSpec("worker_crashed", 422, 11, "the worker process died on this input; it has been replaced"),
+    # 503: stopped from outside (OOM killer, an operator), not by this input; a retry goes to a fresh worker.
+    ErrorSpec("worker_killed", 503, 13, "the worker was killed from outside mid-job; it has been replaced, retry"),
     ErrorSpec("internal_error", 500, 12, "an unexpected failure (a bug) in the worker, which keeps serving"),
 )
 

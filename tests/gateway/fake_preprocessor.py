@@ -80,5 +80,8 @@ class FakePreprocessor:
     def alive(self) -> bool:
         return not self.closed
 
+    def repairable(self) -> bool:
+        return not self.closed
+
     def close(self) -> None:
         self.closed = True

@@ -19,7 +19,7 @@ from tests.gateway.servers import ThreadedServer
 
 
 def test_healthz(gateway):
-    assert gateway.get("/healthz").json() == {"status": "ok", "checks": {}}
+    assert gateway.get("/healthz").json() == {"status": "ok", "checks": {"preprocess_pool_repairable": True}}
 
 
 def test_readyz_follows_the_engine_and_recovers_without_restart():

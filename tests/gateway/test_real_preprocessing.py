@@ -89,9 +89,19 @@ def test_bad_uploads_get_their_typed_error(real_gateway, engine_state, make_medi
     assert engine_state.received == []  # refused before any engine work
 
 
-def test_timeout_busy_and_crashed_worker(start_real_gateway, engine_state):
+def test_error_messages_carry_no_internals(real_gateway, engine_state):
+    """A PNG signature before junk makes the image library name its buffer object and address; clients never
+    see such internals."""
+    response = upload(real_gateway, b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    error = response.json()["error"]
+    assert response.status_code == 422 and error["code"] == "corrupt_media"
+    assert "0x" not in error["message"] and "object at" not in error["message"], error["message"]
+
+
+def test_timeout_busy_and_killed_worker(start_real_gateway, engine_state):
     """A real deadline (decode_timeout), then a worker that hangs: a second upload finds the bounded queue
-    full (429 busy), and the hung worker, killed, fails its own upload (worker_crashed) and is replaced."""
+    full (429 busy), and the hung worker, killed from outside (SIGKILL, as the OOM killer or an operator does),
+    fails its own upload as retryable (503 worker_killed, not the input's fault) and is replaced."""
     limits = PreprocessLimits(decode_timeout_s=1e-9)  # every job ends at its first deadline check
     client, pool = start_real_gateway(max_queue=0, limits=limits, kill_after_s=30)
     refused = upload(client, ASTRONAUT_JPEG)
@@ -106,11 +116,67 @@ def test_timeout_busy_and_crashed_worker(start_real_gateway, engine_state):
         assert int(first.headers["retry-after"]) > 0
         time.sleep(0.5)  # the other upload's job is in the stopped worker's pipe by now
         os.kill(pid, signal.SIGKILL)
-        crashed = next(f for f in pending if f.result(timeout=20) is not first).result()
-    assert crashed.status_code == 422 and crashed.json()["error"]["code"] == "worker_crashed"
+        killed = next(f for f in pending if f.result(timeout=20) is not first).result()
+    assert killed.status_code == 503 and killed.json()["error"]["code"] == "worker_killed"
+    assert "SIGKILL" in killed.json()["error"]["message"] and int(killed.headers["retry-after"]) > 0
     again = upload(client, ASTRONAUT_JPEG)  # a fresh worker serves (and applies the same deadline)
     assert again.json()["error"]["code"] == "decode_timeout"
     assert pool.worker_pids() != [pid]
+
+
+def test_a_worker_that_crashes_on_its_input_blames_the_input(start_real_gateway, engine_state):
+    """A fatal signal of the worker's own (SIGSEGV, as a decoder bug raises) is the input's fault: 422."""
+    client, pool = start_real_gateway(max_queue=0)
+    (pid,) = pool.worker_pids()
+    os.kill(pid, signal.SIGSTOP)  # holds the job in the worker however loaded the machine is
+    with concurrent.futures.ThreadPoolExecutor(1) as threads:
+        pending = threads.submit(upload, client, ASTRONAUT_JPEG)
+        time.sleep(0.5)
+        os.kill(pid, signal.SIGSEGV)
+        os.kill(pid, signal.SIGCONT)
+        crashed = pending.result(timeout=30)
+    assert crashed.status_code == 422 and crashed.json()["error"]["code"] == "worker_crashed"
+    assert upload(client, ASTRONAUT_JPEG).status_code == 200
+
+
+def wait_for(predicate: Callable[[], bool], timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_a_worker_dead_while_idle_is_replaced_without_traffic(start_real_gateway, engine_state):
+    """Kubernetes stops sending traffic to an unready pod, so readiness must come back on its own."""
+    client, pool = start_real_gateway(max_queue=0)
+    (pid,) = pool.worker_pids()
+    os.kill(pid, signal.SIGKILL)
+    assert wait_for(lambda: client.get("/readyz").status_code == 503, 10)
+    assert wait_for(lambda: client.get("/readyz").status_code == 200, 60), "the pool did not heal by itself"
+    assert pool.worker_pids() != [pid] and engine_state.received == []
+    assert client.get("/healthz").status_code == 200
+
+
+def test_liveness_fails_while_the_pool_cannot_be_repaired(start_real_gateway, engine_state):
+    """Replacement workers that cannot start (here: an interpreter that exits at once) make /healthz 503, so the
+    orchestrator restarts the process; once a start succeeds again, the pool heals and liveness returns."""
+    import multiprocessing.spawn
+
+    client, pool = start_real_gateway(max_queue=0)
+    (pid,) = pool.worker_pids()
+    interpreter = multiprocessing.spawn.get_executable()
+    multiprocessing.spawn.set_executable("/bin/false")
+    try:
+        os.kill(pid, signal.SIGKILL)
+        assert wait_for(lambda: client.get("/healthz").status_code == 503, 30)
+        body = client.get("/healthz").json()
+        assert body["status"] == "unavailable" and body["checks"] == {"preprocess_pool_repairable": False}
+    finally:
+        multiprocessing.spawn.set_executable(interpreter)
+    assert wait_for(lambda: client.get("/healthz").status_code == 200, 60)
+    assert wait_for(lambda: client.get("/readyz").status_code == 200, 60)
 
 
 def test_a_bug_in_a_worker_comes_back_as_internal_error_with_its_diagnosis():
