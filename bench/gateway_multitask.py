@@ -15,7 +15,7 @@ import concurrent.futures
 import httpx
 
 from bench.gateway_servers import face_png, median_seconds, parser, running_stack
-from common.tasks import TASKS
+from service.tasks.registry import REGISTRY
 
 
 def main() -> None:
@@ -32,7 +32,7 @@ def main() -> None:
             response.raise_for_status()
 
         def separate_parallel() -> None:
-            with concurrent.futures.ThreadPoolExecutor(len(TASKS)) as pool:
+            with concurrent.futures.ThreadPoolExecutor(len(REGISTRY.names)) as pool:
                 list(
                     pool.map(
                         lambda task: httpx.post(
@@ -41,12 +41,12 @@ def main() -> None:
                             data={"tasks": task, "max_tokens": str(args.max_tokens)},
                             timeout=600,
                         ).raise_for_status(),
-                        TASKS,
+                        REGISTRY.names,
                     )
                 )
 
-        combined = median_seconds(lambda: analyze(TASKS), args.repeats)
-        sequential = median_seconds(lambda: [analyze((task,)) for task in TASKS], args.repeats)
+        combined = median_seconds(lambda: analyze(REGISTRY.names), args.repeats)
+        sequential = median_seconds(lambda: [analyze((task,)) for task in REGISTRY.names], args.repeats)
         parallel = median_seconds(separate_parallel, args.repeats)
     print(f"five single-task requests, one after another: 1.000  (baseline, median of {args.repeats})")
     print(f"one five-task request / five sequential requests: {combined / sequential:.3f}")

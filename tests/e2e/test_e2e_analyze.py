@@ -10,23 +10,12 @@ import re
 import httpx
 import pytest
 
-from common.tasks import (
-    ACTION_UNIT_NAMES,
-    CELEBA_ATTRIBUTES,
-    EXPRESSION_EXTRA_LABELS,
-    EXPRESSION_LABELS,
-    TASKS,
-)
 from service.tasks.constrained import label_pattern
+from service.tasks.registry import REGISTRY
 
 pytestmark = pytest.mark.engine
 
-VOCABULARY = {
-    "expression": set(EXPRESSION_LABELS) | set(EXPRESSION_EXTRA_LABELS),
-    "action_units": {f"AU{number}" for number in ACTION_UNIT_NAMES},
-    "attributes": set(CELEBA_ATTRIBUTES),
-    "deepfake": {"real", "fake"},
-}
+TASKS = REGISTRY.names
 
 
 def check_task_result(task: str, result: dict) -> None:
@@ -34,7 +23,7 @@ def check_task_result(task: str, result: dict) -> None:
     if task == "age":
         assert result["value"] is None if result["uncertain"] else re.fullmatch(r"\d+", result["labels"][0])
     else:
-        assert set(result["labels"]) <= VOCABULARY[task]
+        assert set(result["labels"]) <= set(REGISTRY[task].labels)
     assert isinstance(result["raw_text"], str) and result["prompt"]
     if result["confidence"] is not None:
         assert 0 <= result["confidence"] <= 1
@@ -169,7 +158,7 @@ def test_constrained_labels_are_always_vocabulary_members(client, face_clip):
         assert answer["tower"] == ("video" if task in ("expression", "deepfake") else "image")
         check_task_result(task, answer)
         if answer["finish_reason"] == "stop":
-            assert re.fullmatch(label_pattern(task), answer["raw_text"]), (task, answer["raw_text"])
+            assert re.fullmatch(label_pattern(REGISTRY[task]), answer["raw_text"]), (task, answer["raw_text"])
         assert answer["confidence"] is not None and 0 < answer["confidence"] <= 1
         assert answer["reasoning"] is not None  # the free answer, asked alongside
     assert track["tasks"]["age"]["value"] == int(track["tasks"]["age"]["labels"][0])

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from common.tasks import ACTION_UNIT_NAMES, CELEBA_ATTRIBUTES, EXPRESSION_EXTRA_LABELS, EXPRESSION_LABELS
-from service.tasks.parsers import attributes, expression, parse_answer
+from service.tasks.parsers import attributes, expression
+from service.tasks.registry import parse_answer
 
 
 def labels(task: str, text: str) -> list[str]:
