@@ -5,6 +5,7 @@ structure, routing and status codes; labels must come from the vocabularies or b
 from __future__ import annotations
 
 import base64
+import math
 import re
 
 import httpx
@@ -19,7 +20,7 @@ TASKS = REGISTRY.names
 
 
 def check_task_result(task: str, result: dict) -> None:
-    assert result["uncertain"] is (not result["labels"])
+    assert result["uncertain"] or result["labels"]  # no label is always uncertain; a low class score too
     if task == "age":
         assert result["value"] is None if result["uncertain"] else re.fullmatch(r"\d+", result["labels"][0])
     else:
@@ -144,7 +145,8 @@ def test_typed_errors(client, face_png, no_face_png, make_request, status, code)
 
 def test_constrained_labels_are_always_vocabulary_members(client, face_clip):
     """Even the random model, which never names a label in free text, gives a vocabulary label for every task
-    once its decoding is constrained (the real engine's xgrammar structured outputs), on both towers."""
+    (possibly `uncertain`, by its class score) once its decoding is constrained (the real engine's xgrammar
+    structured outputs), on both towers."""
     response = client.post(
         "/analyze",
         files={"file": ("clip.mp4", face_clip, "video/mp4")},
@@ -154,7 +156,7 @@ def test_constrained_labels_are_always_vocabulary_members(client, face_clip):
     (track,) = response.json()["faces"]
     assert set(track["tasks"]) == set(TASKS)
     for task, answer in track["tasks"].items():
-        assert answer["label_decoding"] == "constrained" and not answer["uncertain"], (task, answer["raw_text"])
+        assert answer["label_decoding"] == "constrained" and answer["labels"], (task, answer["raw_text"])
         assert answer["tower"] == ("video" if task in ("expression", "deepfake") else "image")
         check_task_result(task, answer)
         if answer["finish_reason"] == "stop":
@@ -162,3 +164,26 @@ def test_constrained_labels_are_always_vocabulary_members(client, face_clip):
         assert answer["confidence"] is not None and 0 < answer["confidence"] <= 1
         assert answer["reasoning"] is not None  # the free answer, asked alongside
     assert track["tasks"]["age"]["value"] == int(track["tasks"]["age"]["labels"][0])
+
+
+def test_every_class_is_scored_from_one_constrained_answer(client, face_clip):
+    """Single-label tasks get a score for each label of the vocabulary, read by the real engine's structured
+    outputs and top log-probabilities (one constrained request per task, on the video tower here); the label
+    returned is one that the scores support, and `uncertain` follows the server's threshold."""
+    response = client.post(
+        "/analyze",
+        files={"file": ("clip.mp4", face_clip, "video/mp4")},
+        data={"tasks": "expression,deepfake,age", "label_decoding": "constrained", "reasoning": "false"},
+    )
+    assert response.status_code == 200, response.text
+    tasks = response.json()["faces"][0]["tasks"]
+    for task in ("expression", "deepfake"):
+        result = tasks[task]
+        check_task_result(task, result)
+        scores = result["scores"]
+        assert set(scores) == set(REGISTRY[task].labels), (task, result["raw_text"])
+        assert math.isclose(sum(scores.values()), 1.0, rel_tol=1e-6)
+        assert all(0 <= value <= 1 for value in scores.values())
+        assert scores[result["labels"][0]] > 0
+        assert result["uncertain"] is (scores[result["labels"][0]] < 0.5)  # FACELLAVA_UNCERTAIN_BELOW default
+    assert tasks["age"]["scores"] is None  # numeric: its value, no classes
