@@ -174,7 +174,7 @@ class FaceResult(BaseModel):
         None, description="video: fraction of sampled frames where it was detected"
     )
     frames: list[FaceFrame] | None = Field(None, description="video: the face in each sampled frame")
-    tasks: dict[TaskName, TaskResult]
+    tasks: dict[str, TaskResult] = Field(description="per task asked (a registered task name), its result")
 
 
 class AnalyzeResponse(BaseModel):
