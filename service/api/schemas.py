@@ -240,6 +240,9 @@ class ChatCompletionRequest(BaseModel):
     max_completion_tokens: int | None = Field(None, ge=1)
     temperature: float | None = Field(None, ge=0)
     top_p: float | None = Field(None, gt=0, le=1)
+    top_k: int | None = Field(
+        None, ge=-1, description="vLLM's top-k (-1: off); the official decoding is temperature 0.1 with top_k 50"
+    )
     seed: int | None = Field(None, ge=0, le=2**31 - 1)
     stop: str | list[str] | None = None
     n: Literal[1] = 1

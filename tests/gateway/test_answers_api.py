@@ -111,3 +111,12 @@ def test_a_label_scoring_below_the_threshold_is_uncertain_but_kept(start_gateway
     result = _result(response, "expression")
     assert result["labels"] == ["happy"] and result["scores"]["happy"] == pytest.approx(0.6)
     assert result["uncertain"] is True
+
+
+def test_chat_clients_can_ask_for_the_official_decoding(gateway, engine_state):
+    """An OpenAI client reaches the official sampling with temperature 0.1 and vLLM's top_k (extra_body)."""
+    message = {"role": "user", "content": "Describe a smile."}
+    body = {"model": "facellava", "messages": [message], "temperature": 0.1, "top_k": 50, "max_tokens": 1024}
+    assert gateway.post("/v1/chat/completions", json=body).status_code == 200
+    sent = engine_state.received[-1]
+    assert (sent["temperature"], sent["top_k"], sent["max_tokens"]) == (0.1, 50, 1024)
