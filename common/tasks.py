@@ -11,6 +11,10 @@ from typing import Literal
 
 MediaKind = Literal["image", "video"]
 
+# A task's name: one of those registered in service/tasks/registry.py (the registry, not a list here, says which
+# exist, so that a new task is declared in one place).
+TaskName = str
+
 # DFEW's 7 classes (also RAF-DB's basic 7 under other spellings), then MAFW's 4 extra classes.
 EXPRESSION_LABELS: tuple[str, ...] = ("happy", "sad", "neutral", "angry", "surprise", "disgust", "fear")
 EXPRESSION_EXTRA_LABELS: tuple[str, ...] = ("contempt", "anxiety", "helplessness", "disappointment")
