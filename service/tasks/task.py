@@ -17,7 +17,8 @@ MEDIA: tuple[MediaKind, ...] = ("image", "video")
 class Task:
     """Everything the gateway knows about one task.
 
-    `labels` are the strings an answer's labels are written in (the constrained grammar's alphabet too);
+    `labels` are the strings an answer's labels are written in; with `multi_label` they also fix the constrained
+    grammar (one label, or a comma-separated list of them: service/tasks/constrained.py);
     `prompts` holds the questions per medium, all media with the same number of variants; `video_tower` is the
     tower a video's face goes through for this task (the model was tuned on clips for some tasks, on still images
     for others); `instruction` is appended to the question when the label alone is asked for under the grammar;

@@ -19,10 +19,12 @@ _NEGATOR = re.compile(
     r"instead\s+of|free\s+of|mistaken\s+for|\w+n't|\w+n’t)\b",
     re.IGNORECASE,
 )
-# Where a denial's reach ends: a clause boundary, or a word that turns the sentence ("not surprise but disgust").
+# Where a denial's reach ends: a clause boundary, or a word that turns the sentence ("not surprise but disgust") or
+# adds to it ("no hat and a smile"); a list right after a denied label stays denied (denied_mentions).
 _SCOPE_END = re.compile(
     r"[.;:!?\n]|,(?!\s*(?:such as|including|like)\b)|"
-    r"\b(?:but|however|yet|instead(?!\s+of)|whereas|while|although|though|only|so|thus|therefore|which|rather)\b",
+    r"\b(?:and|but|however|yet|instead(?!\s+of)|whereas|while|although|though|only|so|thus|therefore|which|"
+    r"rather)\b",
     re.IGNORECASE,
 )
 # Between two items of one list ("happiness, sadness or anger", "glasses, a hat or earrings").
