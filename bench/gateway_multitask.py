@@ -20,7 +20,7 @@ import httpx
 
 from bench.gateway_servers import face_png, parser, running_stack, sizes
 from bench.repeats import interleaved, ratio
-from common.tasks import TASKS
+from service.tasks.registry import REGISTRY
 
 
 def main() -> None:
@@ -37,13 +37,13 @@ def main() -> None:
             response.raise_for_status()
 
         def separate_parallel() -> None:
-            with concurrent.futures.ThreadPoolExecutor(len(TASKS)) as pool:
-                list(pool.map(lambda task: analyze((task,)), TASKS))
+            with concurrent.futures.ThreadPoolExecutor(len(REGISTRY.names)) as pool:
+                list(pool.map(lambda task: analyze((task,)), REGISTRY.names))
 
         samples = interleaved(
             {
-                "combined": lambda: analyze(TASKS),
-                "sequential": lambda: [analyze((task,)) for task in TASKS],
+                "combined": lambda: analyze(REGISTRY.names),
+                "sequential": lambda: [analyze((task,)) for task in REGISTRY.names],
                 "parallel": separate_parallel,
             },
             args.repeats,

@@ -26,7 +26,7 @@ from service.api.engine_payloads import Sampling, task_payload
 from service.api.media_encoding import png_data_url
 from service.preprocess.pipeline import preprocess
 from service.preprocess.types import PreprocessOptions
-from service.tasks.prompts import prompt_for
+from service.tasks.registry import REGISTRY
 
 PREPROCESS_STAGES = ("queue", "decode", "detect", "landmarks", "crop")
 
@@ -45,7 +45,7 @@ def main() -> None:
         model = client.get(engine_url + "/v1/models").json()["data"][0]["id"]
         sampling = Sampling(max_tokens=args.max_tokens)
         payload = task_payload(
-            model, "image", png_data_url(face.crop), prompt_for("age", "image"), sampling, landmarks
+            model, "image", png_data_url(face.crop), REGISTRY["age"].prompt("image"), sampling, landmarks
         )
 
         def direct() -> None:

@@ -1,27 +1,19 @@
-"""Task names and their fixed label vocabularies, shared by the gateway and the engine (no torch here).
+"""The fixed label vocabularies of the tasks, shared by every side of the project (no torch, no service code).
 
 The vocabularies are the dataset standards Face-LLaVA was tuned and evaluated on (paper Tables 3 and 5):
-parsers map free model text onto them, and constrained decoding, if used, must stay inside them.
+parsers map free model text onto them, and constrained decoding, if used, must stay inside them. Which tasks
+exist, and everything else about each, is declared in the gateway's task registry (service/tasks/registry.py).
 """
 
 from __future__ import annotations
 
-from typing import Literal, get_args
-
-TaskName = Literal["expression", "action_units", "attributes", "age", "deepfake"]
-TASKS: tuple[TaskName, ...] = get_args(TaskName)
+from typing import Literal
 
 MediaKind = Literal["image", "video"]
 
-# Which tower answers each task on a video: the model was tuned on videos for expression and deepfake and on
-# images for the rest, so for those a video's best frame goes through the image tower.
-VIDEO_TOWER_TASKS: frozenset[TaskName] = frozenset({"expression", "deepfake"})
-
-# Tasks that suit a media kind when the caller names none. Deepfake detection was only tuned on videos.
-DEFAULT_TASKS: dict[MediaKind, tuple[TaskName, ...]] = {
-    "image": ("expression", "action_units", "attributes", "age"),
-    "video": TASKS,
-}
+# A task's name: one of those registered in service/tasks/registry.py (the registry, not a list here, says which
+# exist, so that a new task is declared in one place).
+TaskName = str
 
 # DFEW's 7 classes (also RAF-DB's basic 7 under other spellings), then MAFW's 4 extra classes.
 EXPRESSION_LABELS: tuple[str, ...] = ("happy", "sad", "neutral", "angry", "surprise", "disgust", "fear")

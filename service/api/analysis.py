@@ -7,47 +7,102 @@ tuned. The first failing engine call cancels the others (their HTTP connections 
 
 With constrained label decoding a (face, task) gets a second request on the same medium (so the same cached
 prefix): the label alone, under the task's vocabulary grammar. The label and its confidence come from that
-answer, the reasoning from the free one (which is not asked for when reasoning is off).
+answer, the reasoning from the free one (which is not asked for when reasoning is off). The same constrained
+answer, asked with its top alternatives per position, gives single-label tasks a score for every class
+(service/tasks/scores.py); `scores` asks for it with free label decoding too.
+
+Without reasoning a free answer is still generated to its end: Face-LLaVA's action-unit lists, attribute
+descriptions and video narratives often name labels (or the verdict) late, so only the response leaves the
+reasoning out.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from common.tasks import VIDEO_TOWER_TASKS, MediaKind, TaskName
+from common.tasks import MediaKind
 from service.api.engine_client import EngineClient
-from service.api.engine_payloads import Sampling, task_payload
+from service.api.engine_payloads import (
+    OFFICIAL_MAX_TOKENS,
+    OFFICIAL_TEMPERATURE,
+    OFFICIAL_TOP_K,
+    Decoding,
+    Sampling,
+    task_payload,
+)
 from service.api.errors import ApiError
 from service.api.media_encoding import png_data_url, video_data_url
 from service.api.metrics import GatewayMetrics
-from service.api.schemas import FaceFrame, FaceResult, TaskResult
+from service.api.sampling_bounds import check_sampling
+from service.api.schemas import AnalyzeOptions, FaceFrame, FaceResult, TaskResult
+from service.api.settings import Settings
 from service.preprocess.schema import placement
 from service.preprocess.types import Face, ImageResult, Track, VideoResult
 from service.tasks.confidence import TokenAlignment, TokenLogprob, task_confidence
 from service.tasks.constrained import LabelDecoding, constrained_question, parse_constrained, structured_outputs
-from service.tasks.parsers import ParsedAnswer, clean_answer, parse_answer
-from service.tasks.prompts import prompt_for
+from service.tasks.parsers.base import ParsedAnswer, clean_answer
+from service.tasks.registry import REGISTRY
+from service.tasks.scores import TOP_LOGPROBS, class_scores
+from service.tasks.task import Task
 
 
 @dataclass(frozen=True)
 class AnalysisPlan:
-    tasks: tuple[TaskName, ...]
+    tasks: tuple[str, ...]
     send_landmarks: bool
     reasoning: bool
     prompt_variant: int
     sampling: Sampling
     label_decoding: LabelDecoding = "free"
+    decoding: Decoding = "greedy"
+    scores: bool = False
+    uncertain_below: float = 0.0
 
-    @property
-    def modes(self) -> tuple[LabelDecoding, ...]:
-        """The answers each (face, task) needs: the free one gives the reasoning (and, unconstrained, the label)."""
-        if self.label_decoding == "free":
-            return ("free",)
-        return ("free", "constrained") if self.reasoning else ("constrained",)
+    @classmethod
+    def build(
+        cls, options: AnalyzeOptions, settings: Settings, tasks: tuple[str, ...], send_landmarks: bool
+    ) -> AnalysisPlan:
+        """The plan of one /analyze request: its options within the server's settings and bounds."""
+        return cls(
+            tasks,
+            send_landmarks,
+            options.reasoning,
+            options.prompt_variant,
+            sampling_for(options, settings),
+            options.label_decoding,
+            options.decoding,
+            options.scores,
+            settings.uncertain_below,
+        )
+
+    def modes(self, task: Task) -> tuple[LabelDecoding, ...]:
+        """The answers a (face, task) needs: the free one gives the reasoning (and, unconstrained, the label);
+        the constrained one the label under the grammar and, for single-label tasks, the class scores."""
+        free = self.reasoning or self.label_decoding == "free"
+        constrained = self.label_decoding == "constrained" or (self.scores and task.scored)
+        return ("free",) * free + ("constrained",) * constrained
+
+
+def sampling_for(options: AnalyzeOptions, settings: Settings) -> Sampling:
+    """The request's decoding parameters: its preset (greedy, or the official inference's sampling), then any
+    explicit temperature, top_p or max_tokens, within the server's bounds. The answer is never capped below the
+    preset because reasoning is off: the labels may come last."""
+    check_sampling(options, settings)
+    official = options.decoding == "official"
+    preset_tokens = min(OFFICIAL_MAX_TOKENS, settings.max_tokens_limit) if official else settings.default_max_tokens
+    preset_temperature = OFFICIAL_TEMPERATURE if official else 0.0
+    return Sampling(
+        max_tokens=options.max_tokens or preset_tokens,
+        temperature=options.temperature if options.temperature is not None else preset_temperature,
+        top_p=options.top_p,
+        top_k=OFFICIAL_TOP_K if official else None,
+        seed=options.seed,
+    )
 
 
 @dataclass(frozen=True)
@@ -91,7 +146,7 @@ class Analyzer:
                 calls = [
                     {
                         mode: group.create_task(self._ask(model, task, medium, plan, mode, f"{request_id}-{number}"))
-                        for mode in plan.modes
+                        for mode in plan.modes(REGISTRY[task])
                     }
                     for number, (_, task, medium) in enumerate(jobs)
                 ]
@@ -100,7 +155,7 @@ class Analyzer:
         timings["engine"] = time.perf_counter() - started
 
         started = time.perf_counter()
-        answers: list[dict[TaskName, TaskResult]] = [{} for _ in subjects]
+        answers: list[dict[str, TaskResult]] = [{} for _ in subjects]
         for (face_index, task, medium), call in zip(jobs, calls, strict=True):
             replies = {mode: _Reply.of(task_call.result()) for mode, task_call in call.items()}
             answers[face_index][task] = self._parse(task, medium.kind, plan, replies)
@@ -110,9 +165,10 @@ class Analyzer:
         ]
 
     async def _ask(
-        self, model: str, task: TaskName, medium: _Medium, plan: AnalysisPlan, mode: LabelDecoding, request_id: str
+        self, model: str, name: str, medium: _Medium, plan: AnalysisPlan, mode: LabelDecoding, request_id: str
     ) -> dict:
-        question = prompt_for(task, medium.kind, plan.prompt_variant)
+        task = REGISTRY[name]
+        question = task.prompt(medium.kind, plan.prompt_variant)
         landmarks = medium.crop_landmarks if plan.send_landmarks else None
         constrained = mode == "constrained"
         payload = task_payload(
@@ -123,14 +179,16 @@ class Analyzer:
             plan.sampling,
             landmarks,
             structured_outputs(task) if constrained else None,
+            TOP_LOGPROBS if constrained and task.scored else None,
         )
         return await self._engine.chat(payload, f"{request_id}-label" if constrained else request_id)
 
     def _parse(
-        self, task: TaskName, kind: MediaKind, plan: AnalysisPlan, replies: dict[LabelDecoding, _Reply]
+        self, name: str, kind: MediaKind, plan: AnalysisPlan, replies: dict[LabelDecoding, _Reply]
     ) -> TaskResult:
+        task = REGISTRY[name]
         free = replies.get("free")
-        parsed_free = parse_answer(task, free.text) if free is not None else None
+        parsed_free = task.parse(free.text) if free is not None else None
         label_reply = replies[plan.label_decoding]
         parsed: ParsedAnswer = (
             parse_constrained(task, clean_answer(label_reply.text), cut=label_reply.finish_reason == "length")
@@ -139,19 +197,26 @@ class Analyzer:
         )
         alignment = TokenAlignment(label_reply.tokens, label_reply.text, clean_answer(label_reply.text))
         label_confidences = alignment.label_confidences(parsed.labels)
-        if parsed.uncertain:
-            self._metrics.uncertain.labels(task).inc()
+        constrained = replies.get("constrained")
+        scores = class_scores(task.labels, constrained.tokens) if constrained and task.scored else None
+        uncertain = parsed.uncertain or (
+            scores is not None and scores.get(parsed.labels[0].label, 0.0) < plan.uncertain_below
+        )
+        if uncertain:
+            self._metrics.uncertain.labels(name).inc()
         return TaskResult(
             tower=kind,
             labels=[hit.label for hit in parsed.labels],
             value=parsed.value,
             confidence=task_confidence(label_confidences),
             label_confidences=label_confidences,
-            uncertain=parsed.uncertain,
+            scores=scores,
+            uncertain=uncertain,
             label_decoding=plan.label_decoding,
+            decoding=plan.decoding,
             reasoning=parsed_free.reasoning if plan.reasoning and parsed_free is not None else None,
             raw_text=label_reply.text,
-            prompt=prompt_for(task, kind, plan.prompt_variant),
+            prompt=task.prompt(kind, plan.prompt_variant),
             finish_reason=label_reply.finish_reason,
         )
 
@@ -168,17 +233,25 @@ class _Reply:
     def of(cls, response: dict) -> _Reply:
         choice = (response.get("choices") or [{}])[0]
         tokens = [
-            TokenLogprob(str(item.get("token", "")), float(item.get("logprob", 0.0)))
+            TokenLogprob(
+                str(item.get("token", "")),
+                float(item.get("logprob", 0.0)),
+                tuple(_token(alternative) for alternative in item.get("top_logprobs") or []),
+            )
             for item in ((choice.get("logprobs") or {}).get("content") or [])
         ]
         return cls((choice.get("message") or {}).get("content") or "", choice.get("finish_reason"), tokens)
 
 
-def _tower(subject: Face | Track, task: TaskName) -> MediaKind:
-    return "video" if isinstance(subject, Track) and task in VIDEO_TOWER_TASKS else "image"
+def _token(item: dict) -> TokenLogprob:
+    return TokenLogprob(str(item.get("token", "")), float(item.get("logprob", -math.inf)))
 
 
-def _media_for(subject: Face | Track, tasks: tuple[TaskName, ...]) -> dict[MediaKind, _Medium]:
+def _tower(subject: Face | Track, task: str) -> MediaKind:
+    return REGISTRY[task].tower("video" if isinstance(subject, Track) else "image")
+
+
+def _media_for(subject: Face | Track, tasks: tuple[str, ...]) -> dict[MediaKind, _Medium]:
     """Encode each medium a face needs once; every task on that face reuses the same bytes."""
     towers = {_tower(subject, task) for task in tasks}
     media: dict[MediaKind, _Medium] = {}
@@ -191,7 +264,7 @@ def _media_for(subject: Face | Track, tasks: tuple[TaskName, ...]) -> dict[Media
 
 
 def _face_result(
-    index: int, subject: Face | Track, tasks: dict[TaskName, TaskResult], result: ImageResult | VideoResult
+    index: int, subject: Face | Track, tasks: dict[str, TaskResult], result: ImageResult | VideoResult
 ) -> FaceResult:
     if isinstance(subject, Face):
         return FaceResult(index=index, tasks=tasks, **placement(subject))

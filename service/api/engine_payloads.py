@@ -8,12 +8,20 @@ image tokens), which vLLM's prefix cache computes once.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from common.engine_protocol import LANDMARKS_IMAGES_KEY, LANDMARKS_VIDEOS_KEY
 from common.tasks import MediaKind
+
+# greedy: deterministic, the same answer every time (best for labels); official: what the official inference.py
+# does (model.generate with do_sample=True, temperature=0.1, max_new_tokens=1024 and transformers' default
+# top_k=50), for answers as the authors' demo gives them.
+Decoding = Literal["greedy", "official"]
+OFFICIAL_TEMPERATURE = 0.1
+OFFICIAL_TOP_K = 50
+OFFICIAL_MAX_TOKENS = 1024
 
 
 @dataclass(frozen=True)
@@ -23,14 +31,13 @@ class Sampling:
     max_tokens: int
     temperature: float = 0.0
     top_p: float | None = None
+    top_k: int | None = None
     seed: int | None = None
 
     def as_params(self) -> dict[str, Any]:
         params: dict[str, Any] = {"max_tokens": self.max_tokens, "temperature": self.temperature}
-        if self.top_p is not None:
-            params["top_p"] = self.top_p
-        if self.seed is not None:
-            params["seed"] = self.seed
+        optional = {"top_p": self.top_p, "top_k": self.top_k, "seed": self.seed}
+        params.update({name: value for name, value in optional.items() if value is not None})
         return params
 
 
@@ -53,9 +60,11 @@ def task_payload(
     sampling: Sampling,
     crop_landmarks: np.ndarray | None,
     structured_outputs: dict[str, Any] | None = None,
+    top_logprobs: int | None = None,
 ) -> dict[str, Any]:
     """One task on one face; token log-probabilities are asked for, to give each label a confidence.
-    `structured_outputs` (vLLM's field) constrains the answer, e.g. {"regex": ...}."""
+    `structured_outputs` (vLLM's field) constrains the answer, e.g. {"regex": ...}; `top_logprobs` asks for
+    the most likely alternatives at each position too (per-class scores read them)."""
     payload: dict[str, Any] = {
         "model": model,
         "messages": [
@@ -68,4 +77,6 @@ def task_payload(
         payload.update(landmark_kwargs(kind, crop_landmarks))
     if structured_outputs is not None:
         payload["structured_outputs"] = structured_outputs
+    if top_logprobs:
+        payload["top_logprobs"] = top_logprobs
     return payload

@@ -8,20 +8,18 @@ import time
 
 from fastapi import APIRouter, Depends, Request
 
-from common.tasks import DEFAULT_TASKS
 from service.api.analysis import AnalysisPlan
 from service.api.analyze_input import read_analyze_input
 from service.api.auth import require_api_key
-from service.api.engine_payloads import Sampling
 from service.api.errors import ApiError
 from service.api.landmark_policy import send_landmarks
 from service.api.openapi_docs import ANALYZE_REQUEST_BODY, ERROR_RESPONSES
 from service.api.preprocessing import require_faces, run_preprocess
 from service.api.sampling_bounds import check_sampling
-from service.api.schemas import AnalyzeOptions, AnalyzeResponse, MediaOut, ModelOut
+from service.api.schemas import AnalyzeResponse, MediaOut, ModelOut
 from service.api.services import Services, get_preprocessor, get_services
-from service.api.settings import Settings
 from service.preprocess.types import PreprocessOptions
+from service.tasks.registry import REGISTRY
 
 router = APIRouter(dependencies=[Depends(require_api_key)])
 
@@ -55,7 +53,7 @@ async def _analyze(request: Request, services: Services) -> AnalyzeResponse:
         raise ApiError(422, "invalid_request", f"max_faces: at most {settings.max_faces_limit}")
     info = await services.engine.info()  # an engine that is down fails the request before any work
     landmarks = send_landmarks(options.landmarks or settings.default_landmarks, info)
-    sampling = _sampling(options, settings)
+    check_sampling(options, settings)
 
     before = time.perf_counter()
     result = await run_preprocess(
@@ -68,10 +66,8 @@ async def _analyze(request: Request, services: Services) -> AnalyzeResponse:
     # The worker round trip: the worker's own stages (decode ... crop) plus the hand-over both ways.
     timings.update(result.timings, preprocess=time.perf_counter() - before)
     require_faces(result)
-    tasks = tuple(dict.fromkeys(options.tasks)) if options.tasks else DEFAULT_TASKS[result.media.type]
-    plan = AnalysisPlan(
-        tasks, landmarks, options.reasoning, options.prompt_variant, sampling, options.label_decoding
-    )
+    tasks = tuple(dict.fromkeys(options.tasks)) if options.tasks else REGISTRY.defaults(result.media.type)
+    plan = AnalysisPlan.build(options, settings, tasks, landmarks)
     faces = await services.analyzer.analyze(result, plan, request.state.request_id, timings)
     timings["total"] = time.perf_counter() - started
 
@@ -86,13 +82,3 @@ async def _analyze(request: Request, services: Services) -> AnalyzeResponse:
         timings={stage: round(seconds, 6) for stage, seconds in timings.items()},
     )
 
-
-def _sampling(options: AnalyzeOptions, settings: Settings) -> Sampling:
-    """The request's decoding parameters within the server's bounds; without reasoning only the label (which
-    Face-LLaVA writes first) is generated."""
-    check_sampling(options, settings)
-    temperature = options.temperature if options.temperature is not None else 0.0
-    max_tokens = options.max_tokens or settings.default_max_tokens
-    if not options.reasoning:
-        max_tokens = min(max_tokens, settings.label_only_max_tokens)
-    return Sampling(max_tokens=max_tokens, temperature=temperature, top_p=options.top_p, seed=options.seed)

@@ -11,12 +11,15 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from common.engine_protocol import MAX_STOP_STRINGS
-from common.tasks import TaskName
+from service.api.engine_payloads import Decoding
 from service.preprocess import schema as faces_schema
 from service.tasks.constrained import LabelDecoding
-from service.tasks.prompts import PROMPT_VARIANTS
+from service.tasks.registry import REGISTRY
 
 SCHEMA_VERSION = "1"
+
+# The registered tasks' names (service/tasks/registry.py): a task added there is accepted and documented here.
+TaskName = Literal[REGISTRY.names]  # type: ignore[valid-type]
 
 Point = Annotated[list[float], Field(min_length=2, max_length=2)]
 Box = Annotated[list[float], Field(min_length=4, max_length=4, description="[x0, y0, x1, y1] in pixels")]
@@ -38,7 +41,7 @@ class AnalyzeOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     tasks: list[TaskName] | None = Field(
-        None, min_length=1, max_length=5, description="default: every task that suits the media"
+        None, min_length=1, max_length=len(REGISTRY), description="default: every task that suits the media"
     )
     max_faces: int | None = Field(
         None,
@@ -49,14 +52,28 @@ class AnalyzeOptions(BaseModel):
     landmarks: Literal["auto", "on", "off"] | None = Field(
         None, description="condition the model on 68 landmarks: auto = when the served model uses them"
     )
-    reasoning: bool = Field(True, description="off: only the label is generated (faster), no reasoning text")
+    reasoning: bool = Field(
+        True,
+        description="off: the reasoning is left out of the response (the answer is still generated to its end, "
+        "so labels named late are kept)",
+    )
+    decoding: Decoding = Field(
+        "greedy",
+        description="greedy: temperature 0, deterministic; official: as the official inference (sampling at "
+        "temperature 0.1, top-k 50, up to 1024 tokens); temperature, top_p and max_tokens override either",
+    )
+    scores: bool = Field(
+        False,
+        description="also score every class of the single-label tasks (expression, deepfake) from one constrained "
+        "answer's log-probabilities; always on with label_decoding=constrained",
+    )
     label_decoding: LabelDecoding = Field(
         "free",
         description="free: the label is parsed from the model's answer; constrained: it is also asked for alone, "
         "decoded so it can only be a member of the task's vocabulary",
     )
     prompt_variant: int = Field(
-        0, ge=0, lt=PROMPT_VARIANTS, description="which of the paper's prompts to ask"
+        0, ge=0, lt=REGISTRY.prompt_variants, description="which of the paper's prompts to ask"
     )
     # The upper bounds of temperature and max_tokens are settings (sampling_bounds.py), not constants here.
     temperature: float | None = Field(None, ge=0, description="default 0 (greedy)")
@@ -91,6 +108,8 @@ class AnalyzeForm(BaseModel):
     max_faces: int | None = None
     landmarks: Literal["auto", "on", "off"] | None = None
     reasoning: bool | None = None
+    decoding: Decoding | None = None
+    scores: bool | None = None
     label_decoding: LabelDecoding | None = None
     prompt_variant: int | None = None
     temperature: float | None = None
@@ -117,10 +136,19 @@ class TaskResult(BaseModel):
     value: int | None = Field(None, description="age in years (age task)")
     confidence: float | None = Field(None, ge=0, le=1, description="least label probability; null if unknown")
     label_confidences: dict[str, float | None] = Field(default_factory=dict)
-    uncertain: bool = Field(description="the answer names no label of the vocabulary")
+    scores: dict[str, float] | None = Field(
+        None,
+        description="single-label tasks: every label of the vocabulary with its probability under the label "
+        "grammar (sums to 1); null when not asked for, unreadable, or the task is multi-label or numeric",
+    )
+    uncertain: bool = Field(
+        description="the answer names no label of the vocabulary, or its label scores below the server's "
+        "FACELLAVA_UNCERTAIN_BELOW"
+    )
     label_decoding: LabelDecoding = Field(
         "free", description="how the labels were decoded: parsed from free text, or constrained to the vocabulary"
     )
+    decoding: Decoding = Field("greedy", description="the decoding preset the answer was generated with")
     reasoning: str | None = Field(None, description="the model's explanation (null when reasoning is off)")
     raw_text: str = Field(description="the model text the labels were read from")
     prompt: str
@@ -147,7 +175,7 @@ class FaceResult(BaseModel):
         None, description="video: fraction of sampled frames where it was detected"
     )
     frames: list[FaceFrame] | None = Field(None, description="video: the face in each sampled frame")
-    tasks: dict[TaskName, TaskResult]
+    tasks: dict[str, TaskResult] = Field(description="per task asked (a registered task name), its result")
 
 
 class AnalyzeResponse(BaseModel):
@@ -213,6 +241,9 @@ class ChatCompletionRequest(BaseModel):
     max_completion_tokens: int | None = Field(None, ge=1)
     temperature: float | None = Field(None, ge=0)
     top_p: float | None = Field(None, gt=0, le=1)
+    top_k: int | None = Field(
+        None, ge=-1, description="vLLM's top-k (-1: off); the official decoding is temperature 0.1 with top_k 50"
+    )
     seed: int | None = Field(None, ge=0, le=2**31 - 1)
     stop: str | Annotated[list[str], Field(max_length=MAX_STOP_STRINGS)] | None = None
     n: Literal[1] = 1

@@ -81,8 +81,11 @@ class Settings(BaseSettings):
     # Sampling bounds (requests may override within them)
     default_max_tokens: int = Field(512, gt=0, description="max_tokens of a request that gives none")
     max_tokens_limit: int = Field(1024, gt=0, description="largest max_tokens accepted (the official cap)")
-    label_only_max_tokens: int = Field(
-        48, gt=0, description="tokens when reasoning is off: the label comes first"
+    uncertain_below: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="a single-label answer whose label's class score is below this is marked uncertain",
     )
     max_temperature: float = Field(2.0, ge=0, description="largest temperature accepted")
 

@@ -17,8 +17,11 @@ from service.tasks.parsers.base import LabelHit
 
 @dataclass(frozen=True)
 class TokenLogprob:
+    """One generated token, and the most likely tokens at its position when the request asked for them."""
+
     text: str
     logprob: float
+    alternatives: tuple[TokenLogprob, ...] = ()
 
 
 class TokenAlignment:

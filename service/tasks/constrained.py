@@ -12,76 +12,52 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from common.tasks import (
-    ACTION_UNIT_NAMES,
-    AGE_RANGE,
-    CELEBA_ATTRIBUTES,
-    DEEPFAKE_LABELS,
-    EXPRESSION_EXTRA_LABELS,
-    EXPRESSION_LABELS,
-    TaskName,
-)
 from service.tasks.parsers.base import LabelHit, ParsedAnswer
+from service.tasks.task import Task
 
 # "free": the label is parsed from the model's own prose; "constrained": it is decoded under label_pattern().
 LabelDecoding = Literal["free", "constrained"]
 
 SEPARATOR = ", "
-
-# Appended to the paper's question in the constrained request only, so the model's own words lead to the label.
-INSTRUCTIONS: dict[TaskName, str] = {
-    "expression": "Answer with one emotion word only.",
-    "action_units": "Answer with the active action units only, as a comma-separated list like AU1, AU12.",
-    "attributes": "Answer with the CelebA attributes only, as a comma-separated list like Male, Black_Hair.",
-    "age": "Answer with the age in years only, as a number.",
-    "deepfake": "Answer with one word only: real or fake.",
-}
-
-# The label strings each task's answer may contain (age: every integer of AGE_RANGE).
-VOCABULARIES: dict[TaskName, tuple[str, ...]] = {
-    "expression": EXPRESSION_LABELS + EXPRESSION_EXTRA_LABELS,
-    "action_units": tuple(f"AU{number}" for number in ACTION_UNIT_NAMES),
-    "attributes": CELEBA_ATTRIBUTES,
-    "age": tuple(str(age) for age in range(AGE_RANGE[0], AGE_RANGE[1] + 1)),
-    "deepfake": DEEPFAKE_LABELS,
-}
-LIST_TASKS: frozenset[TaskName] = frozenset({"action_units", "attributes"})
-# Labels that begin a longer label ("AU1" of "AU12", "3" of "32"): cut by max_tokens, they may be unfinished.
-_PREFIXES: dict[TaskName, frozenset[str]] = {
-    task: frozenset(word for word in words if any(o != word and o.startswith(word) for o in words))
-    for task, words in VOCABULARIES.items()
-}
+# The answer may open with one space: the tokenizer writes a word after "ASSISTANT:" as " word", and a grammar
+# that forbade it would push the model onto tokenizations it never wrote (and skew the class scores).
+_OPENING = " ?"
 
 
-def constrained_question(task: TaskName, question: str) -> str:
-    return f"{question} {INSTRUCTIONS[task]}"
+def _prefixes(labels: tuple[str, ...]) -> frozenset[str]:
+    """Labels that begin a longer label ("AU1" of "AU12", "3" of "32"): cut by max_tokens, they may be unfinished."""
+    return frozenset(word for word in labels if any(other != word and other.startswith(word) for other in labels))
 
 
-def label_pattern(task: TaskName) -> str:
+def constrained_question(task: Task, question: str) -> str:
+    return f"{question} {task.instruction}"
+
+
+def label_pattern(task: Task) -> str:
     """The regular expression the constrained answer must match. A list may have as many items as the
     vocabulary has labels (the grammar cannot forbid repeats; they are dropped when read back)."""
-    words = sorted(VOCABULARIES[task], key=len, reverse=True)
+    words = sorted(task.labels, key=len, reverse=True)
     one = "(?:" + "|".join(re.escape(word) for word in words) + ")"
-    if task not in LIST_TASKS:
-        return one
-    return f"{one}(?:{re.escape(SEPARATOR)}{one}){{0,{len(words) - 1}}}"
+    if not task.multi_label:
+        return _OPENING + one
+    return f"{_OPENING}{one}(?:{re.escape(SEPARATOR)}{one}){{0,{len(words) - 1}}}"
 
 
-def structured_outputs(task: TaskName) -> dict[str, Any]:
+def structured_outputs(task: Task) -> dict[str, Any]:
     """vLLM's `structured_outputs` request field for the task (the post-0.12 replacement of guided_regex)."""
     return {"regex": label_pattern(task)}
 
 
-def parse_constrained(task: TaskName, text: str, cut: bool = False) -> ParsedAnswer:
+def parse_constrained(task: Task, text: str, cut: bool = False) -> ParsedAnswer:
     """The labels of a constrained answer, each once, in order, with their character spans.
 
     Anything that is not a whole vocabulary member (an engine that ignored the constraint) is skipped, and so
     is a last item that may be unfinished when the answer was `cut` by max_tokens ("AU1" of "AU12"): a failure
     shows as fewer labels or `uncertain`, never as a wrong label.
     """
-    vocabulary = set(VOCABULARIES[task])
-    items = text.split(SEPARATOR) if task in LIST_TASKS else [text]
-    if cut and items[-1] in _PREFIXES[task]:
+    vocabulary = set(task.labels)
+    items = text.split(SEPARATOR) if task.multi_label else [text]
+    if cut and items[-1] in _prefixes(task.labels):
         items[-1] = ""
     hits: dict[str, LabelHit] = {}
     position = 0
@@ -90,5 +66,5 @@ def parse_constrained(task: TaskName, text: str, cut: bool = False) -> ParsedAns
             hits[item] = LabelHit(item, position, position + len(item))
         position += len(item) + len(SEPARATOR)
     labels = list(hits.values())
-    value = int(labels[0].label) if task == "age" and labels else None
+    value = int(labels[0].label) if task.numeric and labels else None
     return ParsedAnswer(labels=labels, reasoning=text, value=value)

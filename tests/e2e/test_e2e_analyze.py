@@ -5,36 +5,26 @@ structure, routing and status codes; labels must come from the vocabularies or b
 from __future__ import annotations
 
 import base64
+import math
 import re
 
 import httpx
 import pytest
 
-from common.tasks import (
-    ACTION_UNIT_NAMES,
-    CELEBA_ATTRIBUTES,
-    EXPRESSION_EXTRA_LABELS,
-    EXPRESSION_LABELS,
-    TASKS,
-)
 from service.tasks.constrained import label_pattern
+from service.tasks.registry import REGISTRY
 
 pytestmark = pytest.mark.engine
 
-VOCABULARY = {
-    "expression": set(EXPRESSION_LABELS) | set(EXPRESSION_EXTRA_LABELS),
-    "action_units": {f"AU{number}" for number in ACTION_UNIT_NAMES},
-    "attributes": set(CELEBA_ATTRIBUTES),
-    "deepfake": {"real", "fake"},
-}
+TASKS = REGISTRY.names
 
 
 def check_task_result(task: str, result: dict) -> None:
-    assert result["uncertain"] is (not result["labels"])
+    assert result["uncertain"] or result["labels"]  # no label is always uncertain; a low class score too
     if task == "age":
         assert result["value"] is None if result["uncertain"] else re.fullmatch(r"\d+", result["labels"][0])
     else:
-        assert set(result["labels"]) <= VOCABULARY[task]
+        assert set(result["labels"]) <= set(REGISTRY[task].labels)
     assert isinstance(result["raw_text"], str) and result["prompt"]
     if result["confidence"] is not None:
         assert 0 <= result["confidence"] <= 1
@@ -155,7 +145,8 @@ def test_typed_errors(client, face_png, no_face_png, make_request, status, code)
 
 def test_constrained_labels_are_always_vocabulary_members(client, face_clip):
     """Even the random model, which never names a label in free text, gives a vocabulary label for every task
-    once its decoding is constrained (the real engine's xgrammar structured outputs), on both towers."""
+    (possibly `uncertain`, by its class score) once its decoding is constrained (the real engine's xgrammar
+    structured outputs), on both towers."""
     response = client.post(
         "/analyze",
         files={"file": ("clip.mp4", face_clip, "video/mp4")},
@@ -165,11 +156,34 @@ def test_constrained_labels_are_always_vocabulary_members(client, face_clip):
     (track,) = response.json()["faces"]
     assert set(track["tasks"]) == set(TASKS)
     for task, answer in track["tasks"].items():
-        assert answer["label_decoding"] == "constrained" and not answer["uncertain"], (task, answer["raw_text"])
+        assert answer["label_decoding"] == "constrained" and answer["labels"], (task, answer["raw_text"])
         assert answer["tower"] == ("video" if task in ("expression", "deepfake") else "image")
         check_task_result(task, answer)
         if answer["finish_reason"] == "stop":
-            assert re.fullmatch(label_pattern(task), answer["raw_text"]), (task, answer["raw_text"])
+            assert re.fullmatch(label_pattern(REGISTRY[task]), answer["raw_text"]), (task, answer["raw_text"])
         assert answer["confidence"] is not None and 0 < answer["confidence"] <= 1
         assert answer["reasoning"] is not None  # the free answer, asked alongside
     assert track["tasks"]["age"]["value"] == int(track["tasks"]["age"]["labels"][0])
+
+
+def test_every_class_is_scored_from_one_constrained_answer(client, face_clip):
+    """Single-label tasks get a score for each label of the vocabulary, read by the real engine's structured
+    outputs and top log-probabilities (one constrained request per task, on the video tower here); the label
+    returned is one that the scores support, and `uncertain` follows the server's threshold."""
+    response = client.post(
+        "/analyze",
+        files={"file": ("clip.mp4", face_clip, "video/mp4")},
+        data={"tasks": "expression,deepfake,age", "label_decoding": "constrained", "reasoning": "false"},
+    )
+    assert response.status_code == 200, response.text
+    tasks = response.json()["faces"][0]["tasks"]
+    for task in ("expression", "deepfake"):
+        result = tasks[task]
+        check_task_result(task, result)
+        scores = result["scores"]
+        assert set(scores) == set(REGISTRY[task].labels), (task, result["raw_text"])
+        assert math.isclose(sum(scores.values()), 1.0, rel_tol=1e-6)
+        assert all(0 <= value <= 1 for value in scores.values())
+        assert scores[result["labels"][0]] > 0
+        assert result["uncertain"] is (scores[result["labels"][0]] < 0.5)  # FACELLAVA_UNCERTAIN_BELOW default
+    assert tasks["age"]["scores"] is None  # numeric: its value, no classes

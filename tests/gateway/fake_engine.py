@@ -13,6 +13,7 @@ import asyncio
 import base64
 import io
 import json
+import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from PIL import Image
+
+from service.tasks.registry import REGISTRY
 
 MODEL = "facellava"
 ANSWERS = {
@@ -132,6 +135,20 @@ def _constrained_text(body: dict[str, Any], task: str, override: str | None) -> 
         return None
     text = override if override is not None else LABEL_ANSWERS[task]
     return text if re.fullmatch(constraint["regex"], text) else None
+
+
+def _with_alternatives(tokens: list[dict[str, Any]], regex: str, task: str, top: int) -> None:
+    """Top log-probabilities as vLLM reports them under a grammar: at the first position the chosen token
+    (probability 0.6) and the other labels the grammar allows (sharing 0.4), later only the chosen token."""
+    others = [label for label in REGISTRY[task].labels if re.fullmatch(regex, label) and label != tokens[0]["token"]]
+    others = others[: top - 1]
+    share = math.log(0.4 / len(others)) if others else None
+    tokens[0]["logprob"] = math.log(0.6) if others else 0.0
+    tokens[0]["top_logprobs"] = [{"token": tokens[0]["token"], "logprob": tokens[0]["logprob"]}] + [
+        {"token": label, "logprob": share} for label in others
+    ]
+    for token in tokens[1:]:
+        token["top_logprobs"] = [{"token": token["token"], "logprob": token["logprob"]}]
 
 
 def _completion(body: dict[str, Any], text: str, tokens: list[dict[str, Any]], cut: bool) -> dict[str, Any]:
@@ -246,6 +263,8 @@ def create_fake_engine(state: FakeEngineState) -> FastAPI:
         else:
             text = state.answer_override or ANSWERS[task_of(question)]
         all_tokens = tokens_of(text)
+        if body.get("top_logprobs") and "structured_outputs" in body and all_tokens:
+            _with_alternatives(all_tokens, body["structured_outputs"]["regex"], task_of(question), body["top_logprobs"])
         tokens = all_tokens[: body.get("max_tokens") or None]
         text = "".join(t["token"] for t in tokens)
         if body.get("stream"):

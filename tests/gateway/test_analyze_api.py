@@ -146,13 +146,6 @@ def test_landmarks_off_sends_none(gateway, engine_state):
     assert "mm_processor_kwargs" not in engine_state.received[-1]
 
 
-def test_reasoning_off_generates_only_the_label(gateway, engine_state):
-    body = upload(gateway, describe(kind="image"), tasks="expression", reasoning="false").json()
-    assert engine_state.received[-1]["max_tokens"] == 48
-    result = body["faces"][0]["tasks"]["expression"]
-    assert result["reasoning"] is None and result["labels"] == ["happy"]
-
-
 @pytest.mark.parametrize(("reasoning", "requests"), [("true", 2), ("false", 1)])
 def test_constrained_label_decoding_through_the_api(gateway, engine_state, reasoning, requests):
     """The multipart option reaches the engine as a grammar and the response says which mode gave the label."""

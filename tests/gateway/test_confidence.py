@@ -7,7 +7,8 @@ import math
 import pytest
 
 from service.tasks.confidence import TokenAlignment, TokenLogprob, task_confidence
-from service.tasks.parsers import clean_answer, parse_answer
+from service.tasks.parsers.base import clean_answer
+from service.tasks.registry import parse_answer
 
 
 def tokens(*pairs: tuple[str, float]) -> list[TokenLogprob]:

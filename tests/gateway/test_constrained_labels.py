@@ -9,22 +9,25 @@ import re
 
 import pytest
 
-from common.tasks import ACTION_UNIT_NAMES, AGE_RANGE, CELEBA_ATTRIBUTES, TASKS
+from common.tasks import ACTION_UNIT_NAMES, AGE_RANGE, CELEBA_ATTRIBUTES
 from service.api.analysis import AnalysisPlan, Analyzer
 from service.api.engine_client import EngineClient
 from service.api.engine_payloads import Sampling
 from service.api.errors import ApiError
 from service.api.metrics import GatewayMetrics
 from service.preprocess.types import PreprocessOptions
-from service.tasks.constrained import VOCABULARIES, label_pattern, parse_constrained, structured_outputs
+from service.tasks.constrained import label_pattern, parse_constrained, structured_outputs
+from service.tasks.registry import REGISTRY
 from tests.gateway.fake_engine import ANSWERS, LABEL_ANSWERS, tokens_of
 from tests.gateway.fake_preprocessor import FakePreprocessor, describe, upload
+
+TASKS = REGISTRY.names
 
 
 @pytest.mark.parametrize("task", TASKS)
 def test_the_grammar_accepts_every_label_of_the_vocabulary(task):
-    for label in VOCABULARIES[task]:
-        assert re.fullmatch(label_pattern(task), label), label
+    for label in REGISTRY[task].labels:
+        assert re.fullmatch(label_pattern(REGISTRY[task]), label), label
 
 
 @pytest.mark.parametrize(
@@ -47,32 +50,32 @@ def test_the_grammar_accepts_every_label_of_the_vocabulary(task):
     ],
 )
 def test_the_grammar_rejects_anything_else(task, text):
-    assert re.fullmatch(label_pattern(task), text) is None
+    assert re.fullmatch(label_pattern(REGISTRY[task]), text) is None
 
 
 def test_list_grammars_allow_a_whole_vocabulary_and_no_more():
     every_au = ", ".join(f"AU{number}" for number in ACTION_UNIT_NAMES)
-    assert re.fullmatch(label_pattern("action_units"), every_au)
-    assert re.fullmatch(label_pattern("action_units"), every_au + ", AU1") is None
-    assert re.fullmatch(label_pattern("attributes"), ", ".join(CELEBA_ATTRIBUTES))
+    assert re.fullmatch(label_pattern(REGISTRY["action_units"]), every_au)
+    assert re.fullmatch(label_pattern(REGISTRY["action_units"]), every_au + ", AU1") is None
+    assert re.fullmatch(label_pattern(REGISTRY["attributes"]), ", ".join(CELEBA_ATTRIBUTES))
 
 
 def test_structured_outputs_is_the_vllm_regex_field():
-    assert structured_outputs("deepfake") == {"regex": label_pattern("deepfake")}
+    assert structured_outputs(REGISTRY["deepfake"]) == {"regex": label_pattern(REGISTRY["deepfake"])}
 
 
 def test_a_list_is_read_in_order_each_label_once_with_its_span():
     text = "AU12, AU6, AU12, AU25"
-    parsed = parse_constrained("action_units", text)
+    parsed = parse_constrained(REGISTRY["action_units"], text)
     assert [hit.label for hit in parsed.labels] == ["AU12", "AU6", "AU25"]
     assert [text[hit.start : hit.end] for hit in parsed.labels] == ["AU12", "AU6", "AU25"]
     assert not parsed.uncertain and parsed.value is None
 
 
 def test_age_gives_its_value():
-    parsed = parse_constrained("age", "47")
+    parsed = parse_constrained(REGISTRY["age"], "47")
     assert parsed.value == 47 and [hit.label for hit in parsed.labels] == ["47"]
-    assert parse_constrained("age", str(AGE_RANGE[1])).value == AGE_RANGE[1]
+    assert parse_constrained(REGISTRY["age"], str(AGE_RANGE[1])).value == AGE_RANGE[1]
 
 
 @pytest.mark.parametrize(
@@ -86,14 +89,14 @@ def test_age_gives_its_value():
     ],
 )
 def test_an_answer_cut_by_max_tokens_drops_a_last_label_that_may_be_unfinished(task, text, labels):
-    assert [hit.label for hit in parse_constrained(task, text, cut=True).labels] == labels
+    assert [hit.label for hit in parse_constrained(REGISTRY[task], text, cut=True).labels] == labels
 
 
 @pytest.mark.parametrize(
     ("task", "text"), [("expression", "The subject looks happy"), ("deepfake", ""), ("attributes", "Male,")]
 )
 def test_text_outside_the_grammar_is_uncertain_never_a_wrong_label(task, text):
-    parsed = parse_constrained(task, text)
+    parsed = parse_constrained(REGISTRY[task], text)
     assert parsed.uncertain and parsed.labels == []
 
 
@@ -123,7 +126,7 @@ def test_constrained_with_reasoning_asks_twice_and_takes_the_label_from_the_cons
     by_id = {h["x-request-id"]: body for h, body in zip(engine_state.headers, engine_state.received, strict=True)}
     for number, task in enumerate(TASKS):
         free, label = by_id[f"req-1-{number}"], by_id[f"req-1-{number}-label"]
-        assert "structured_outputs" not in free and label["structured_outputs"] == structured_outputs(task)
+        assert "structured_outputs" not in free and label["structured_outputs"] == structured_outputs(REGISTRY[task])
         assert free["messages"][0]["content"][0] == label["messages"][0]["content"][0]  # same cached prefix
         assert free["mm_processor_kwargs"] == label["mm_processor_kwargs"]
         question = free["messages"][0]["content"][1]["text"]

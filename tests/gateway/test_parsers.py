@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from common.tasks import ACTION_UNIT_NAMES, CELEBA_ATTRIBUTES, EXPRESSION_EXTRA_LABELS, EXPRESSION_LABELS
-from service.tasks.parsers import attributes, expression, parse_answer
+from service.tasks.parsers import attributes, expression
+from service.tasks.registry import parse_answer
 
 
 def labels(task: str, text: str) -> list[str]:
@@ -168,3 +169,66 @@ def test_parsers_cover_exactly_the_vocabularies():
     assert {label for label, _ in attributes._PATTERNS + attributes._NO_BEARD} == set(CELEBA_ATTRIBUTES)
     every_au = " ".join(f"AU{number}" for number in ACTION_UNIT_NAMES)
     assert labels("action_units", every_au) == [f"AU{number}" for number in ACTION_UNIT_NAMES]
+
+
+@pytest.mark.parametrize(
+    ("task", "text", "expected"),
+    [
+        ("expression", "There are no signs of happiness, sadness or anger; the face stays calm.", ["neutral"]),
+        ("expression", "The subject's expression doesn't suggest shock or fear; it indicates sadness.", ["sad"]),
+        ("attributes", "She is not wearing glasses, a hat or earrings, but she is smiling.", ["Smiling"]),
+        ("attributes", "He has no hat and is smiling.", ["Smiling"]),
+        ("attributes", "She wears no glasses and has black hair.", ["Black_Hair"]),
+        ("action_units", "AU4 and AU7 are active, while AU6 and AU12 are absent.", ["AU4", "AU7"]),
+        ("action_units", "AU4 (Brow Lowerer) is present. No other units, such as AU1 or AU2, are seen.", ["AU4"]),
+        ("action_units", "AU6 (Cheek Raiser): not present.\nAU12 (Lip Corner Puller): present.", ["AU12"]),
+        ("deepfake", "There is no indication that the video is fake.", ["real"]),
+    ],
+)
+def test_a_denial_reaches_over_lists_and_stops_at_the_next_clause(task, text, expected):
+    assert labels(task, text) == expected
+
+
+@pytest.mark.parametrize(
+    ("task", "text", "expected"),
+    [
+        (
+            "expression",
+            "At first the man looks calm. Then his brows lower and his lips press together. By the end of the "
+            "clip, the expression is clearly one of anger.",
+            "angry",
+        ),
+        (
+            "expression",
+            "The subject seems surprised at first, but the brows pull together and the eyes widen. The emotion "
+            "shown is predominantly fear.",
+            "fear",
+        ),
+        ("expression", "While the open mouth could suggest surprise, the tense brows indicate fear.", "fear"),
+        (
+            "deepfake",
+            "The lighting looks natural at first glance, but the face boundary flickers. These inconsistencies "
+            "suggest that the video is fake.",
+            "fake",
+        ),
+        ("deepfake", "Is the video real? The blurred mouth suggests that it is manipulated.", "fake"),
+        ("deepfake", "Although the clip is grainy, nothing looks edited; the video is authentic.", "real"),
+    ],
+)
+def test_the_verdict_wins_over_passing_states_contrasts_and_questions(task, text, expected):
+    assert labels(task, text) == [expected]
+
+
+@pytest.mark.parametrize(
+    ("text", "age"),
+    [
+        ("The woman appears to be between 20 and 30 years old.", 25),
+        ("He looks about forty-five years old.", 45),
+        ("The person appears to be in their late 20s to early 30s.", 30),
+        ("She is in her early-to-mid twenties.", 24),
+        ("Considering the white hair, I would estimate the age to be 63.", 63),
+        ("The person is 40-ish, with fine lines.", 40),
+    ],
+)
+def test_age_ranges_words_and_late_estimates(text, age):
+    assert parse_answer("age", text).value == age

@@ -10,6 +10,10 @@ from __future__ import annotations
 from service.tasks.parsers.base import ParsedAnswer, compile_synonyms, find_labels
 
 _HAIR = r"[\s-]*(?:colou?red[\s-]*)?hair(?:ed)?"
+# Other words that may stand between a hair texture and "hair" ("straight black hair", "wavy, shiny hair").
+_HAIR_WORDS = (
+    r"(?:[\s,-]+(?:and\s+)?(?:black|brown|blonde?|gr[ae]y|dark|light|red|auburn|long|short|shiny|thick|fine))*"
+)
 _SYNONYMS = {
     "5_o_Clock_Shadow": [r"(?:5|five)[\s_]o'?[\s_]?clock[\s_]shadow", "stubble", "stubbly"],
     "Arched_Eyebrows": [r"arched[\s_](?:eye)?brows?"],
@@ -53,13 +57,13 @@ _SYNONYMS = {
     "Rosy_Cheeks": [r"rosy[\s_]cheeks", "rosy", r"flushed[\s_]cheeks"],
     "Sideburns": ["sideburns"],
     "Smiling": ["smile", "smiles", "smiling"],
-    "Straight_Hair": [r"straight[\s_]hair"],
-    "Wavy_Hair": [r"(?:wavy|curly)[\s_]hair", "wavy", "curls"],
+    "Straight_Hair": [r"straight" + _HAIR_WORDS + r"[\s_-]hair"],
+    "Wavy_Hair": [r"(?:wavy|curly)" + _HAIR_WORDS + r"[\s_-]hair", "wavy", "curls"],
     "Wearing_Earrings": ["earrings?"],
     "Wearing_Hat": ["hat", "cap", "beanie"],
     "Wearing_Lipstick": ["lipstick"],
     "Wearing_Necklace": ["necklace"],
-    "Wearing_Necktie": ["neck[\\s_]?tie", "bow tie", r"wearing[\s_]a[\s_]tie"],
+    "Wearing_Necktie": ["neck[\\s_]?tie", "bow tie", r"(?:wearing|wears|with)[\s_]a[\s_]tie"],
     "Young": ["young", "youthful", "teen(?:age|ager)?", "child", "adolescent"],
 }
 _PATTERNS = compile_synonyms(_SYNONYMS)

@@ -1,22 +1,65 @@
-"""Deepfake: real or fake. Face-LLaVA opens with "Fake:" / "Real video." when it is sure; otherwise the first
-verdict word decides, and a denied one counts as its opposite ("no signs of manipulation" means real).
+"""Deepfake: real or fake, read from the verdict.
+
+Face-LLaVA opens with "Fake:" / "Real video." when it is sure, and that opening decides. Otherwise the answer
+weighs evidence and concludes ("the lighting looks natural, but the face boundary flickers... these
+inconsistencies suggest that the video is fake"), so each verdict word is weighed by where it stands: a verdict
+word ("fake", "manipulated", "authentic") outweighs an evidence word ("natural", "artifacts"), one in a
+conclusion ("therefore", "suggests", "likely", "the video is") outweighs both, and one in a question ("Is the
+video real?") or a concession ("at first glance", "although it looks genuine") counts little. A denied word
+counts as its opposite ("no signs of manipulation" means real). The weightiest wins; among equals the last, as
+the conclusion comes last.
 """
 
 from __future__ import annotations
 
 import re
 
-from service.tasks.parsers.base import LabelHit, ParsedAnswer, is_negated, strip_label_prefix
+from service.tasks.parsers.base import LabelHit, Mention, ParsedAnswer, compile_synonyms, mentions, strip_label_prefix
 
 _LEADING = re.compile(r"^\s*(real|fake)\b", re.IGNORECASE)
 _PREFIX = re.compile(r"^\s*(?:real|fake)(?:\s+video)?\s*[:.,-]\s*", re.IGNORECASE)
-_FAKE = (
-    r"fake|faked|deepfake|manipulat(?:ed|ion|ions)|tamper(?:ed|ing)|forg(?:ed|ery)|altered|synthesi[sz]ed|"
-    r"fabricated|doctored|artificial|counterfeit|edited"
+_VERDICTS = compile_synonyms(
+    {
+        "fake": [
+            r"fake|faked|deepfakes?|manipulat(?:ed|ion|ions)|tamper(?:ed|ing)|forg(?:ed|ery)|altered|alteration|"
+            r"synthesi[sz]ed|fabricated|doctored|counterfeit|edited|editing|swapp?(?:ed|ing)|generated",
+        ],
+        "real": [r"real|authentic|authenticity|genuine|unaltered|unmanipulated|untampered|original"],
+    }
 )
-_REAL = r"real|authentic|authenticity|genuine|unaltered|unmanipulated|untampered|original|natural"
-_VERDICT = re.compile(rf"\b(?:(?P<fake>{_FAKE})|(?P<real>{_REAL}))\b", re.IGNORECASE)
+_EVIDENCE = compile_synonyms(
+    {
+        "fake": [r"artificial|unnatural(?:ly)?|artifacts?|inconsisten(?:t|cy|cies)|flicker\w*|warp\w*|seams?"],
+        "real": [r"natural(?:ly)?|consistent(?:ly)?|realistic"],
+    }
+)
 _OPPOSITE = {"fake": "real", "real": "fake"}
+_CONCLUSION = re.compile(
+    r"\b(?:therefore|thus|so|hence|conclu\w+|overall|indicat\w*|suggest\w*|points? to|likely|probably|"
+    r"appears?|seems?|is|looks?|evidence)\b",
+    re.IGNORECASE,
+)
+_CONCESSION = re.compile(
+    r"^\s*(?:although|though|even though|while|whilst|despite|at first)\b|\bat first glance\b", re.IGNORECASE
+)
+_SENTENCE = re.compile(r"[^.!?\n]*[.!?\n]?")
+
+
+def _sentence_of(text: str, start: int) -> tuple[str, bool]:
+    """The sentence text before `start`, and whether that sentence is a question."""
+    for match in _SENTENCE.finditer(text):
+        if match.start() <= start < max(match.end(), match.start() + 1):
+            return text[match.start() : start], match.group().rstrip().endswith("?")
+    return text[:start], False
+
+
+def _weight(text: str, mention: Mention, base: float) -> float:
+    before, question = _sentence_of(text, mention.hit.start)
+    if question:
+        return 0.1
+    if ("," not in before and _CONCESSION.search(before)) or _CONCESSION.search(before.split(",")[-1]):
+        return base / 4
+    return base * 2 if _CONCLUSION.search(before) else base
 
 
 def parse_deepfake(text: str) -> ParsedAnswer:
@@ -25,9 +68,11 @@ def parse_deepfake(text: str) -> ParsedAnswer:
     if leading:
         label = leading.group(1).lower()
         return ParsedAnswer(labels=[LabelHit(label, leading.start(1), leading.end(1))], reasoning=reasoning)
-    for match in _VERDICT.finditer(text):
-        label = "fake" if match.group("fake") else "real"
-        if is_negated(text, match.start()):
-            label = _OPPOSITE[label]
-        return ParsedAnswer(labels=[LabelHit(label, match.start(), match.end())], reasoning=reasoning)
-    return ParsedAnswer(labels=[], reasoning=reasoning)
+    weighed = []
+    for base, patterns in ((2.0, _VERDICTS), (0.5, _EVIDENCE)):
+        for mention in mentions(text, patterns):
+            label = _OPPOSITE[mention.hit.label] if mention.denied else mention.hit.label
+            hit = LabelHit(label, mention.hit.start, mention.hit.end)
+            weighed.append((_weight(text, mention, base), mention.hit.start, hit))
+    best = [max(weighed, key=lambda item: item[:2])[2]] if weighed else []
+    return ParsedAnswer(labels=best, reasoning=reasoning)
