@@ -61,7 +61,8 @@ def _slug(options: str) -> str:
 def _settings(args: argparse.Namespace) -> list[tuple[str, str]]:
     if not args.compare:
         return [("run", args.options)]
-    return [(name, ",".join(filter(None, (args.options, extra)))) for name, extra in zip("AB", args.compare, strict=True)]
+    pairs = zip("AB", args.compare, strict=True)
+    return [(name, ",".join(filter(None, (args.options, extra)))) for name, extra in pairs]
 
 
 def eval_main(argv: list[str]) -> int:
