@@ -200,7 +200,10 @@ def rehearse(workdir: Path, size: str, keep: bool) -> dict[str, object]:
         engine.start_and_wait()
         results["engine_load_s"] = round(time.perf_counter() - started, 1)
         sampler = GroupRssSampler(engine.process.pid)
-        gateway = Gateway(engine.url, logs / "gateway.log", preprocess_workers="1")
+        budget = str(REQUEST_TIMEOUT_S)  # a real-size video prefill takes minutes on CPU
+        gateway = Gateway(
+            engine.url, logs / "gateway.log", preprocess_workers="1", engine_timeout_s=budget, request_timeout_s=budget
+        )
         try:
             gateway.start_and_wait()
             image = encode_image(astronaut(), "png")
