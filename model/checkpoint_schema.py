@@ -18,7 +18,6 @@ Shapes = dict[str, tuple[int, ...]]
 IMAGE_TOWER_PREFIX = "model.image_tower.image_tower."
 VIDEO_TOWER_PREFIX = "model.video_tower.video_tower."
 LANGUAGEBIND_VISION_PREFIX = "vision_model."
-ROTARY_BUFFER_SUFFIX = "rotary_emb.inv_freq"
 _ATTENTION_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "out_proj")
 _SHOWN_NAMES = 10  # how many tensor names a refusal lists before "+N more"
 

@@ -10,7 +10,6 @@ from typing import Any, Literal
 from model.checkpoint_io import TensorSource
 from model.checkpoint_schema import (
     IMAGE_TOWER_PREFIX,
-    ROTARY_BUFFER_SUFFIX,
     VIDEO_TOWER_PREFIX,
     check_shape,
     check_unknown,
@@ -20,10 +19,11 @@ from model.checkpoint_schema import (
     projector_shapes,
 )
 from model.conversion_error import ConversionError
+from model.derived_buffers import IGNORED_ON_LOAD, ROTARY_INV_FREQ, rotary_inv_freq, verify_all
 
 logger = logging.getLogger("facellava.convert")
 
-LandmarkChoice = Literal["auto", "on", "off"]
+LandmarkChoice = Literal["on", "off"]
 
 
 @dataclass
@@ -33,7 +33,7 @@ class Plan:
     llm_tensors: list[str]
     landmark_on: bool
     landmark_reason: str
-    dropped: list[str]  # rotary buffers: recomputed by vLLM, never weights
+    dropped: list[str]  # persisted buffers (verified, recomputed by vLLM) and keys the official class ignores
     ignored: list[str]  # unknown tensors dropped because the user asked for ignore_unknown
     warnings: list[str]
 
@@ -48,15 +48,18 @@ def plan_facellava(
 ) -> Plan:
     """Checks every non-tower tensor of the FaceLLaVA folder against the configs and decides what is written.
 
-    landmark_conditioning: "on" needs every landmark tensor; "auto" is on only when all are present (else off
-    with a warning naming what is missing); "off" writes none of them.
+    landmark conditioning: "off" (the default, what the official inference computes: it passes no landmarks)
+    still writes a complete set of landmark weights so that an engine can turn conditioning on
+    (`--hf-overrides`); "on" needs every landmark tensor. A partial set is never written.
     """
     required = llama_shapes(text) | projector_shapes(text["hidden_size"], fields["mm_hidden_size"])
     landmark_groups = landmark_shapes(fields, text["hidden_size"])
     landmark_all = {name: shape for group in landmark_groups.values() for name, shape in group.items()}
-    dropped, unknown = [], []
+    dropped, buffers, unknown = [], [], []
     for name, info in source.tensors.items():
-        if name.endswith(ROTARY_BUFFER_SUFFIX):
+        if name.endswith(ROTARY_INV_FREQ):
+            buffers.append(name)
+        elif IGNORED_ON_LOAD.fullmatch(name):
             dropped.append(name)
         elif name.startswith((IMAGE_TOWER_PREFIX, VIDEO_TOWER_PREFIX)):
             continue
@@ -67,6 +70,8 @@ def plan_facellava(
         else:
             unknown.append(name)
     ignored = check_unknown(unknown, where, "Face-LLaVA with this config", ignore_unknown)
+    verify_all(buffers, source.get, rotary_inv_freq(text), where)
+    dropped += buffers
     missing = [name for name in required if name not in source.tensors]
     if missing:
         raise ConversionError(f"{where} is missing required tensor(s): {name_list(missing)}")
@@ -76,22 +81,24 @@ def plan_facellava(
         raise ConversionError(
             f"landmark conditioning 'on' needs every landmark tensor; {where} lacks {name_list(absent)}"
         )
-    if choice == "off":
-        on, reason = False, "set to 'off' by the converter's option"
+    on = choice == "on"
+    if on:
+        reason = f"'on' (operator's choice): all {len(landmark_all)} landmark tensors present"
     elif absent:
-        on = False
         modules = sorted(
             {group for group, shapes in landmark_groups.items() if any(n in shapes for n in absent)}
         )
         reason = (
-            f"'auto': landmark weights missing ({len(absent)} tensors of {', '.join(modules)}, e.g. "
-            f"{absent[0]})"
+            f"'off' (default, as the official inference): landmark weights incomplete ({len(absent)} tensors of "
+            f"{', '.join(modules)} missing, e.g. {absent[0]}), so none are written"
         )
-        warnings.append(f"landmark conditioning turned off: {reason}")
-        logger.warning("landmark conditioning turned off: %s", reason)
+        warnings.append(f"landmark weights not written: {reason}")
+        logger.warning("landmark weights not written: %s", reason)
     else:
-        on = True
-        reason = f"'{choice}': all {len(landmark_all)} landmark tensors present"
+        reason = (
+            "'off' (default, as the official inference, which passes no landmarks); the landmark weights are "
+            "written, so an engine can still turn conditioning on"
+        )
     keep_landmarks = not absent  # a partial set is never written: it could only ever load half a module
     llm_tensors = [n for n in source.names() if n in required or (keep_landmarks and n in landmark_all)]
     return Plan(llm_tensors, on, reason, dropped, ignored, warnings)

@@ -68,6 +68,7 @@ class ConversionReport(BaseModel):
     tensors_written: int
     output_files: list[str]
     dropped_tensors: list[str]
+    unused_tensors: list[str]
     ignored_unknown_tensors: list[str]
     lora_merged: dict[str, list[str]]
     embedded_tower_tensors_verified: int
@@ -119,7 +120,7 @@ def convert(
     image_tower_dir: Path | str,
     video_tower_dir: Path | str,
     out_dir: Path | str,
-    landmark_conditioning: LandmarkChoice = "auto",
+    landmark_conditioning: LandmarkChoice = "off",
     dtype: str | None = None,
     max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES,
     ignore_unknown: bool = False,
@@ -134,8 +135,8 @@ def convert(
     facellava_dir, image_tower_dir, video_tower_dir, out_dir = map(
         Path, (facellava_dir, image_tower_dir, video_tower_dir, out_dir)
     )
-    if landmark_conditioning not in ("auto", "on", "off"):
-        raise ConversionError(f"landmark_conditioning must be auto, on or off, not {landmark_conditioning!r}")
+    if landmark_conditioning not in ("on", "off"):
+        raise ConversionError(f"landmark_conditioning must be on or off, not {landmark_conditioning!r}")
     if dtype is not None and dtype not in DTYPES:
         raise ConversionError(f"dtype must be one of {sorted(DTYPES)}, not {dtype!r}")
     for folder in (facellava_dir, image_tower_dir, video_tower_dir):
@@ -211,7 +212,8 @@ def convert(
             tensors_written=len(plan.llm_tensors)
             + sum(len(pair.downloaded.entries) for pair in pairs.values()),
             output_files=output_files,
-            dropped_tensors=plan.dropped,
+            dropped_tensors=plan.dropped + [key for pair in pairs.values() for key in pair.dropped],
+            unused_tensors=[key for pair in pairs.values() for key in pair.unused],
             ignored_unknown_tensors=ignored,
             lora_merged={kind: list(pair.downloaded.merged) for kind, pair in pairs.items()},
             embedded_tower_tensors_verified=sum(pair.verified for pair in pairs.values()),
@@ -286,9 +288,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, required=True, help="serving folder to create (new or empty)")
     parser.add_argument(
         "--landmark-conditioning",
-        choices=("auto", "on", "off"),
-        default="auto",
-        help="auto: on only if every landmark weight is present (default)",
+        choices=("on", "off"),
+        default="off",
+        help="off (default): what the official inference computes (it passes no landmarks); complete landmark "
+        "weights are still written, so an engine can turn it on with --hf-overrides. on: needs every landmark "
+        "weight",
     )
     parser.add_argument(
         "--dtype",

@@ -61,7 +61,6 @@ TOWER_FIELDS = (
     "add_time_attn",
     "num_frames",
 )
-TOWER_REQUIRED = (*TOWER_FIELDS[:4], "image_size", "patch_size")
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -155,28 +154,89 @@ def text_config_from(cfg: dict[str, Any], where: str) -> dict[str, Any]:
     return text
 
 
+# LanguageBind's CLIPVisionConfig defaults (configuration_image.py / configuration_video.py, identical): what the
+# official config class fills in for every key a config.json leaves out.
+VISION_DEFAULTS: dict[str, Any] = {
+    "hidden_size": 768,
+    "intermediate_size": 3072,
+    "projection_dim": 512,
+    "num_hidden_layers": 12,
+    "num_attention_heads": 12,
+    "num_channels": 3,
+    "image_size": 224,
+    "patch_size": 32,
+    "hidden_act": "quick_gelu",
+    "layer_norm_eps": 1e-5,
+    "attention_dropout": 0.0,
+    "add_time_attn": False,
+    "num_frames": 1,
+    "force_patch_dropout": 0.0,
+    "lora_r": 2,
+    "lora_alpha": 16,
+    "lora_dropout": 0.0,
+}
+# The fields that change what the tower computes (dropouts are no-ops in eval; projection_dim sizes the unused
+# CLIP head): two sources disagreeing on one of these is refused rather than resolved silently.
+VISION_MATH_FIELDS = (*TOWER_FIELDS, "lora_r", "lora_alpha")
+
+
+def _square_side(value: Any, where: str) -> Any:
+    """LanguageBind's constructor rewrites image_size as [side, side]; a saved config may carry that form."""
+    if isinstance(value, list | tuple):
+        if len(value) != 2 or value[0] != value[1]:
+            raise ConversionError(f"{where}: field 'image_size' is {value!r}; only square towers exist")
+        return value[0]
+    return value
+
+
+def resolve_vision_config(cfg: dict[str, Any], where: str) -> dict[str, Any]:
+    """The vision config as LanguageBind's config class builds it, defaults filled.
+
+    The class expands `vision_config_dict` with the class defaults and lets the result override `vision_config`
+    key by key (warning only), then fills what is still missing with the defaults. The same precedence here, except
+    that a disagreement on a field that changes the computation is refused with both values named: one of the two
+    sources is wrong, and the official code would pick one without a word.
+    """
+    vision = cfg.get("vision_config")
+    overrides = cfg.get("vision_config_dict")
+    for key, value in (("vision_config", vision), ("vision_config_dict", overrides)):
+        if value is not None and not isinstance(value, dict):
+            raise ConversionError(f"{where}: field '{key}' must be an object")
+    resolved = dict(vision or {})
+    if overrides is not None:
+        expanded = VISION_DEFAULTS | overrides
+        for key in VISION_MATH_FIELDS:
+            if key not in resolved:
+                continue
+            given, wins = _square_side(resolved[key], where), _square_side(expanded[key], where)
+            if given != wins:
+                origin = "vision_config_dict" if key in overrides else "the class default vision_config_dict implies"
+                raise ConversionError(
+                    f"{where}: 'vision_config.{key}' is {given!r} but {origin} gives {wins!r}; LanguageBind's "
+                    "config class would silently use the latter. Fix the config so that both agree"
+                )
+        resolved |= expanded
+    resolved = VISION_DEFAULTS | resolved
+    resolved["image_size"] = _square_side(resolved["image_size"], where)
+    return resolved
+
+
 def check_tower_config(cfg: dict[str, Any], where: str, video: bool) -> dict[str, Any]:
-    """A LanguageBind folder's vision_config; refuses towers that are not LanguageBind's."""
+    """A LanguageBind folder's resolved vision config; refuses towers that are not LanguageBind's."""
     expected = "LanguageBindVideo" if video else "LanguageBindImage"
     if cfg.get("model_type") != expected:
         raise ConversionError(
             f"{where}: field 'model_type' is {cfg.get('model_type')!r}; expected {expected!r}"
         )
-    vision = cfg.get("vision_config")
-    if not isinstance(vision, dict):
-        raise ConversionError(f"{where}: field 'vision_config' is missing")
-    for key in TOWER_REQUIRED:
-        _require(vision, key, f"{where} vision_config")
-    if bool(vision.get("add_time_attn", False)) != video:
+    vision = resolve_vision_config(cfg, where)
+    if bool(vision["add_time_attn"]) != video:
         raise ConversionError(
-            f"{where}: field 'vision_config.add_time_attn' is {vision.get('add_time_attn')!r}; the "
+            f"{where}: field 'vision_config.add_time_attn' is {vision['add_time_attn']!r}; the "
             f"{'video' if video else 'image'} tower needs {video}"
         )
-    if video and not vision.get("num_frames"):
-        raise ConversionError(f"{where}: field 'vision_config.num_frames' is missing")
-    tower = {key: vision[key] for key in TOWER_FIELDS if vision.get(key) is not None}
+    tower = {key: vision[key] for key in TOWER_FIELDS}
     tower["add_time_attn"] = video
-    tower["num_frames"] = int(vision.get("num_frames", 1)) if video else 1
+    tower["num_frames"] = int(vision["num_frames"]) if video else 1
     return tower
 
 
@@ -192,13 +252,13 @@ class LoraSettings:
         return self.alpha / self.rank
 
     @classmethod
-    def from_config(cls, cfg: dict[str, Any]) -> LoraSettings:
-        vision = cfg["vision_config"]
-        return cls(int(vision.get("lora_r") or 0), float(vision.get("lora_alpha") or 0))
+    def from_vision(cls, vision: dict[str, Any]) -> LoraSettings:
+        return cls(int(vision["lora_r"] or 0), float(vision["lora_alpha"] or 0))
 
 
 def read_tower_config(folder: Path, video: bool) -> tuple[dict[str, Any], LoraSettings]:
     """A downloaded LanguageBind folder's checked tower config (LanguageBindVisionConfig fields) and its LoRA:
     shared by the converter and by anything that sizes a tower straight from a download (the parity tests)."""
     raw = read_json(folder / fmt.CONFIG_FILE)
-    return check_tower_config(raw, f"{folder.name}/config.json", video), LoraSettings.from_config(raw)
+    where = f"{folder.name}/config.json"
+    return check_tower_config(raw, where, video), LoraSettings.from_vision(resolve_vision_config(raw, where))

@@ -40,6 +40,7 @@ from model.checkpoint_schema import (
     tower_shapes,
 )
 from model.convert import parse_size
+from model.derived_buffers import POSITION_IDS, position_ids
 from model.released_config import LANDMARKS_HIDDEN_SIZE, check_facellava_config, text_config_from
 from model.serving_tokenizer import added_token
 
@@ -103,6 +104,12 @@ class TinySpec:
     landmarks: bool = True
     landmark_config: LandmarkConfig = "landmarks_region_projector"
     embed_towers: bool = True
+    # Storage dtype of the FaceLLaVA weights (the LanguageBind folders stay float32, as released).
+    weight_dtype: str = "float32"
+    # Write LanguageBind folders as transformers 4.30 saved them: persistent position_ids buffers included.
+    legacy_buffers: bool = False
+    # Pad the trained tokenizer with unused pieces up to exactly vocab_size (real-size rehearsal: 32000).
+    exact_vocab: bool = False
 
 
 @dataclass(frozen=True)
@@ -143,9 +150,26 @@ def train_tokenizer(vocab_size: int) -> bytes:
     return model.getvalue()
 
 
-def _write_tokenizer(folder: Path, vocab_size: int) -> int:
+def pad_tokenizer(model: bytes, vocab_size: int) -> bytes:
+    """The SentencePiece model with unused pieces appended up to exactly `vocab_size` (a corpus this small cannot
+    train 32000 real pieces; the extra ones never match input, as a released vocabulary's rare pieces rarely do)."""
+    from sentencepiece import sentencepiece_model_pb2
+
+    proto = sentencepiece_model_pb2.ModelProto()
+    proto.ParseFromString(model)
+    lowest = min(piece.score for piece in proto.pieces)
+    for i in range(vocab_size - len(proto.pieces)):
+        piece = proto.pieces.add()
+        piece.piece, piece.score = f"\u2581unused{i:05d}", lowest - 1.0 - i
+    proto.trainer_spec.vocab_size = len(proto.pieces)
+    return proto.SerializeToString()
+
+
+def _write_tokenizer(folder: Path, vocab_size: int, exact: bool = False) -> int:
     """Writes the three slow-tokenizer files as the released folder has them; returns the vocabulary size."""
     model = train_tokenizer(vocab_size)
+    if exact:
+        model = pad_tokenizer(model, vocab_size)
     (folder / fmt.TOKENIZER_MODEL_FILE).write_bytes(model)
     pieces = sentencepiece.SentencePieceProcessor(model_proto=model)
     names = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}
@@ -357,6 +381,9 @@ def _write_languagebind(folder: Path, spec: TinySpec, seed: int, video: bool) ->
         writer.add(name, random_tensor(seed, f"{tag}:{name}", shape))
     for name, shape in _tower_entries(spec, video):
         writer.add("vision_model." + name, random_tensor(seed, f"{tag}:{name}", shape))
+    if spec.legacy_buffers:
+        writer.add(f"vision_model.{POSITION_IDS}", position_ids((spec.image_size // spec.patch_size) ** 2 + 1))
+        writer.add(f"text_model.{POSITION_IDS}", position_ids(_TEXT_POSITIONS))
     writer.add(
         "visual_projection.weight",
         random_tensor(seed, f"{tag}:vp", (_PROJECTION_DIM, spec.tower.hidden)),
@@ -370,8 +397,8 @@ def _write_languagebind(folder: Path, spec: TinySpec, seed: int, video: bool) ->
 def _write_facellava(folder: Path, spec: TinySpec, seed: int) -> None:
     """The FaceLLaVA folder: LLaVA-style config, official state-dict names, towers embedded, tokenizer."""
     folder.mkdir(parents=True)
-    vocab_size = _write_tokenizer(folder, spec.vocab_size)
-    released = _facellava_config(spec, vocab_size)
+    vocab_size = _write_tokenizer(folder, spec.vocab_size, spec.exact_vocab)
+    released = _facellava_config(spec, vocab_size) | {"torch_dtype": spec.weight_dtype}
     _write_json(folder / fmt.CONFIG_FILE, released)
     _write_json(
         folder / fmt.GENERATION_CONFIG_FILE,
@@ -391,9 +418,10 @@ def _write_facellava(folder: Path, spec: TinySpec, seed: int) -> None:
         for group in landmark_shapes(fields, spec.llm.hidden).values():
             entries |= group
     writer = ShardedWeightWriter(folder, spec.max_shard_bytes or 1 << 62, fmt=spec.weight_format)
+    dtype = getattr(torch, spec.weight_dtype)
     head_dim = spec.llm.hidden // spec.llm.heads
     for name, shape in sorted(entries.items()):
-        writer.add(name, random_tensor(seed, name, shape))
+        writer.add(name, random_tensor(seed, name, shape).to(dtype))
         if name.endswith("self_attn.q_proj.weight"):
             writer.add(name.replace("q_proj.weight", "rotary_emb.inv_freq"), _rotary_inv_freq(head_dim))
     if spec.embed_towers:
@@ -402,7 +430,7 @@ def _write_facellava(folder: Path, spec: TinySpec, seed: int) -> None:
             ("video", VIDEO_TOWER_PREFIX, True),
         ):
             for name, shape in _tower_entries(spec, video):
-                writer.add(prefix + name, random_tensor(seed, f"{tag}:{name}", shape))
+                writer.add(prefix + name, random_tensor(seed, f"{tag}:{name}", shape).to(dtype))
     writer.close()
 
 

@@ -22,6 +22,7 @@ from model.checkpoint_schema import (
     tower_shapes,
 )
 from model.conversion_error import ConversionError
+from model.derived_buffers import POSITION_IDS, position_ids, verify_all
 from model.released_config import LoraSettings, read_tower_config
 
 TowerKind = Literal["image", "video"]
@@ -84,6 +85,7 @@ class TowerView:
     label: str
     entries: dict[str, _TowerEntry] = field(default_factory=dict)
     merged: list[str] = field(default_factory=list)
+    buffers: list[str] = field(default_factory=list)  # persisted position_ids (older transformers), verified
 
     def __post_init__(self) -> None:
         adapters: set[str] = set()
@@ -93,7 +95,9 @@ class TowerView:
                 continue
             name = key[len(self.prefix) :].replace("base_model.model.", "").replace(".base_layer.", ".")
             match = _LORA_KEY.match(name)
-            if match:
+            if name == POSITION_IDS:
+                self.buffers.append(key)
+            elif match:
                 adapters.add(match["adapter"] or "")
                 lora_parts.append((match["module"] + ".weight", match["which"], key))
             elif name in self.entries:
@@ -159,7 +163,10 @@ class TowerView:
 
     def check_names(self, expected: Shapes, where: str, complete: bool, ignore_unknown: bool) -> list[str]:
         """Refuses wrong shapes and (when `complete`) missing tensors; unknown tensors are refused, or dropped
-        from the view with ignore_unknown: returns the source keys dropped."""
+        from the view with ignore_unknown: returns the source keys dropped. Persisted position_ids must be
+        the arange the official embeddings compute with."""
+        positions = expected["embeddings.position_embedding.weight"][0]
+        verify_all(self.buffers, self.source.get, position_ids(positions), where)
         unknown = [name for name in self.entries if name not in expected]
         dropped = [key for name in unknown for key in self.entries[name].source_keys()]
         check_unknown(
@@ -203,6 +210,18 @@ class TowerPair:
         embedded = TowerView(llava_source, tower.prefix, tower.lora, f"{llava_label} ({tower.prefix}*)")
         ignored += embedded.check_names(expected, llava_label, False, ignore_unknown)
         return cls(downloaded, embedded, ignored)
+
+    @property
+    def dropped(self) -> list[str]:
+        """Persisted position_ids of both copies: verified, not written."""
+        return [f"{self.downloaded.label}/{key}" for key in self.downloaded.buffers] + self.embedded.buffers
+
+    @property
+    def unused(self) -> list[str]:
+        """The LanguageBind folder's tensors outside `vision_model.` (the CLIP text half, projections,
+        logit_scale): the official tower keeps only `vision_model`, so they never reach the computation."""
+        names = self.downloaded.source.names()
+        return [f"{self.downloaded.label}/{n}" for n in names if not n.startswith(LANGUAGEBIND_VISION_PREFIX)]
 
     @property
     def verified(self) -> int:

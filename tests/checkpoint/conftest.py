@@ -39,7 +39,7 @@ def read_weights(folder: Path) -> dict[str, torch.Tensor]:
 def expected_serving_tensors(src: TinyCheckpoint) -> dict[str, torch.Tensor]:
     """What the serving folder must hold, read straight from the three source folders: FaceLLaVA's own
     tensors without rotary buffers and embedded towers, and each LanguageBind folder's `vision_model.*` under
-    the official tower prefix."""
+    the official tower prefix (without the position_ids buffer older transformers persisted)."""
     released = read_weights(src.facellava)
     expected = {
         name: value
@@ -52,7 +52,7 @@ def expected_serving_tensors(src: TinyCheckpoint) -> dict[str, torch.Tensor]:
         expected |= {
             prefix + k.removeprefix("vision_model."): v
             for k, v in tower.items()
-            if k.startswith("vision_model.")
+            if k.startswith("vision_model.") and not k.endswith("embeddings.position_ids")
         }
     return expected
 

@@ -84,7 +84,7 @@ def test_config_loads_with_the_released_fields(oracle_conversion: tuple[Path, Co
         released["vocab_size"],
         released["vocab_size"] + 1,
     )
-    assert config.landmark_conditioning == "on"
+    assert config.landmark_conditioning == "off"  # the default, though every landmark weight is present
 
 
 def test_sources_are_identified_by_sha256(oracle_conversion: tuple[Path, ConversionReport]) -> None:

@@ -92,18 +92,23 @@ def test_facellava_config_refusals(tiny: TinyCheckpoint, tmp_path: Path, case: s
 TOWER_CONFIG_CASES = {
     "image-is-clip": ("image", _set(model_type="clip"), "field 'model_type'"),
     "image-is-video-model": ("image", _set(model_type="LanguageBindVideo"), "field 'model_type'"),
-    "no-vision-config": ("image", _pop("vision_config"), "field 'vision_config'"),
+    # No vision_config: LanguageBind's class defaults (ViT-B/32, 768 wide), which do not fit the weights.
+    "no-vision-config": ("image", _pop("vision_config"), "field 'mm_hidden_size'"),
     "image-with-time-attention": ("image", _vision(add_time_attn=True), "'vision_config.add_time_attn'"),
     "video-without-time-attention": ("video", _vision(add_time_attn=False), "'vision_config.add_time_attn'"),
-    "video-without-frames": (
+    "video-without-frames": (  # the class default, 1 frame, does not fit the 8-frame temporal embeddings
         "video",
         lambda c: c["vision_config"].pop("num_frames"),
-        "'vision_config.num_frames'",
+        "shape mismatch for tensor vision_model.encoder.layers.0.temporal_embedding",
     ),
     "video-frames-shape": ("video", _vision(num_frames=4), "temporal_embedding"),
     "patch-size-shape": ("image", _vision(patch_size=16), "embeddings.patch_embedding.weight"),
     "tower-width": ("image", _vision(hidden_size=32), "field 'mm_hidden_size'"),
-    "no-patch-size": ("video", lambda c: c["vision_config"].pop("patch_size"), "field 'patch_size'"),
+    "no-patch-size": (  # the class default, 32, does not fit the patch embedding
+        "video",
+        lambda c: c["vision_config"].pop("patch_size"),
+        "shape mismatch for tensor vision_model.embeddings.patch_embedding.weight",
+    ),
 }
 
 

@@ -56,10 +56,10 @@ def test_round_trip_keeps_every_tensor(
         assert len(shards) > 1, "the variant must really be sharded"
     report = convert(src.facellava, src.image_tower, src.video_tower, tmp_path / "out")
     _assert_same(tmp_path / "out", expected_serving_tensors(src))
-    assert report.landmark_conditioning == "on"
+    assert report.landmark_conditioning == "off"
     assert report.output_files == ["model.safetensors"]
     config = FaceLlavaConfig.from_pretrained(tmp_path / "out")
-    assert config.landmark_conditioning == "on"
+    assert config.landmark_conditioning == "off"
 
 
 def test_sharded_output_respects_the_shard_size(tiny: TinyCheckpoint, tmp_path: Path) -> None:
@@ -146,7 +146,7 @@ def test_lora_base_layer_naming_merges_identically(
     assert all(torch.equal(old[name], new[name]) for name in old)
 
 
-def test_missing_landmark_modules_turn_conditioning_off(
+def test_missing_landmark_modules_are_reported_and_on_is_refused(
     make_tiny: Callable[..., TinyCheckpoint], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     src = make_tiny(landmarks=False)
@@ -154,7 +154,7 @@ def test_missing_landmark_modules_turn_conditioning_off(
         report = convert(src.facellava, src.image_tower, src.video_tower, tmp_path / "out")
     assert report.landmark_conditioning == "off"
     assert "landmarks_projector" in report.landmark_reason
-    assert any("landmark conditioning turned off" in r.getMessage() for r in caplog.records)
+    assert any("landmark weights not written" in r.getMessage() for r in caplog.records)
     assert report.warnings
     assert FaceLlavaConfig.from_pretrained(tmp_path / "out").landmark_conditioning == "off"
     _assert_same(tmp_path / "out", expected_serving_tensors(src))
@@ -181,14 +181,23 @@ def test_partial_landmark_modules_are_not_written(
     assert any("global_landmarks_projector" in r.getMessage() for r in caplog.records)
 
 
-def test_off_keeps_complete_landmark_weights_for_a_later_override(
+def test_default_is_off_even_with_every_landmark_weight_and_keeps_them_for_an_override(
     tiny: TinyCheckpoint, tmp_path: Path
 ) -> None:
-    report = convert(
-        tiny.facellava, tiny.image_tower, tiny.video_tower, tmp_path / "out", landmark_conditioning="off"
-    )
+    """The official inference passes no landmarks: the default computes that, whatever the weights hold."""
+    report = convert(tiny.facellava, tiny.image_tower, tiny.video_tower, tmp_path / "out")
     assert report.landmark_conditioning == "off"
+    assert "default" in report.landmark_reason and not report.warnings
     assert FaceLlavaConfig.from_pretrained(tmp_path / "out").landmark_conditioning == "off"
+    _assert_same(tmp_path / "out", expected_serving_tensors(tiny))
+
+
+def test_on_is_an_explicit_choice(tiny: TinyCheckpoint, tmp_path: Path) -> None:
+    report = convert(
+        tiny.facellava, tiny.image_tower, tiny.video_tower, tmp_path / "out", landmark_conditioning="on"
+    )
+    assert report.landmark_conditioning == "on"
+    assert FaceLlavaConfig.from_pretrained(tmp_path / "out").landmark_conditioning == "on"
     _assert_same(tmp_path / "out", expected_serving_tensors(tiny))
 
 
@@ -203,7 +212,7 @@ def test_linear_landmark_projector_and_the_official_fallback(
     config = FaceLlavaConfig.from_pretrained(tmp_path / "out")
     assert (config.landmarks_projector_type, config.global_landmarks_projector_type) == ("linear", "linear")
     assert (config.cross_attn_type, config.use_landmark_tokens) == ("simple", False)
-    assert report.landmark_conditioning == "on"
+    assert report.landmark_conditioning == "off"
     converted = read_weights(tmp_path / "out")
     assert converted["model.landmarks_projector.weight"].shape == (released["hidden_size"], 2 * LANDMARK_POINTS)
     _assert_same(tmp_path / "out", expected_serving_tensors(src))

@@ -3,6 +3,7 @@ converter, and one real vLLM OpenAI server per test module (startup costs ~30-60
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,8 +28,8 @@ def oracle() -> Oracle:
 
 @pytest.fixture(scope="session")
 def serving_dir(tmp_path_factory: pytest.TempPathFactory, oracle: Oracle) -> Path:
-    """The oracle's downloaded folders converted by the project's own converter (landmark conditioning decided
-    from the weights: "on" for a fixture carrying all landmark modules)."""
+    """The oracle's downloaded folders converted by the project's own converter with its defaults (landmark
+    conditioning off, the landmark weights written)."""
     from model.convert import convert
 
     out = tmp_path_factory.mktemp("serving") / "facellava"
@@ -48,7 +49,13 @@ def engine_server(
     serving_dir: Path, serving_config: FaceLlavaConfig, oracle: Oracle, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ChildServer]:
     log = tmp_path_factory.mktemp("engine") / "server.log"
-    server = start_engine_server(serving_dir, log, max_model_len=max(case_lengths(oracle, serving_config)))
+    # Conditioning turned on at start, as an operator would: the cases with landmarks need it.
+    server = start_engine_server(
+        serving_dir,
+        log,
+        max_model_len=max(case_lengths(oracle, serving_config)),
+        extra=["--hf-overrides", json.dumps({"landmark_conditioning": "on"})],
+    )
     try:
         yield server
     finally:

@@ -130,10 +130,13 @@ def test_chat_builds_official_ids_and_answers_officially(
 
 
 def test_info_reports_landmark_mode_and_revision(engine_server: ChildServer, serving_config: FaceLlavaConfig):
+    """The mode in effect: the folder says off (the converter's default), the engine was started with the
+    override on, and /facellava/info reports the override."""
     response = httpx.get(f"{engine_server.url}{INFO_PATH}", timeout=REQUEST_TIMEOUT_S)
     assert response.status_code == 200, response.text
     info = EngineInfo.model_validate(response.json())
-    assert info.landmark_conditioning == serving_config.landmark_conditioning
+    assert serving_config.landmark_conditioning == "off"
+    assert info.landmark_conditioning == "on"
     assert info.model_revision == model_revision(serving_config)
     assert info.model_revision != "unrecorded"
 

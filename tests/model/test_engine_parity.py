@@ -28,6 +28,7 @@ from model.config import FaceLlavaConfig
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
+LANDMARKS_ON = {"landmark_conditioning": "on"}
 LOGIT_TOLERANCE = 1e-4  # relative to the reference's max magnitude (README of the oracle)
 
 
@@ -72,7 +73,8 @@ def _run_engine(
 
 @pytest.fixture(scope="module")
 def engine_outputs(serving_dir: Path, serving_config: FaceLlavaConfig, oracle: Oracle) -> dict[str, object]:
-    outputs = _run_engine(serving_dir, serving_config, oracle, CASES)
+    """Conditioning turned on at engine start (vLLM's standard --hf-overrides): the converter's default is off."""
+    outputs = _run_engine(serving_dir, serving_config, oracle, CASES, hf_overrides=LANDMARKS_ON)
     return {case_tag(kind, lm): out for (kind, lm), out in zip(CASES, outputs, strict=True)}
 
 
@@ -80,11 +82,11 @@ def engine_outputs(serving_dir: Path, serving_config: FaceLlavaConfig, oracle: O
 def engine_outputs_off(
     serving_dir: Path, serving_config: FaceLlavaConfig, oracle: Oracle
 ) -> dict[str, object]:
-    """Conditioning off at engine start (vLLM's standard --hf-overrides); landmarks are still sent."""
+    """The converted folder as it is (conditioning off by default, as the official inference); landmarks are
+    still sent."""
+    assert serving_config.landmark_conditioning == "off"
     cases = [("image", True), ("video", True)]
-    outputs = _run_engine(
-        serving_dir, serving_config, oracle, cases, hf_overrides={"landmark_conditioning": "off"}
-    )
+    outputs = _run_engine(serving_dir, serving_config, oracle, cases)
     return {kind: out for (kind, _), out in zip(cases, outputs, strict=True)}
 
 
@@ -136,7 +138,7 @@ def test_landmarks_change_the_answer(engine_outputs, kind: str):
 
 @pytest.mark.parametrize("kind", ["image", "video"])
 def test_conditioning_off_ignores_landmarks(engine_outputs_off, oracle: Oracle, serving_config, kind: str):
-    """With the override, a request with landmarks gets the official answer without landmarks."""
+    """By default (no override), a request with landmarks gets the official answer without landmarks."""
     tag = case_tag(kind, False)
     answer = engine_outputs_off[kind]
     assert list(answer.token_ids) == oracle.array(f"{tag}_generated_ids")[0].tolist()
