@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from importlib import resources
+from typing import Protocol
 
 import cv2
 import mediapipe as mp
@@ -35,6 +36,21 @@ def load_mesh_to_ibug68() -> list[list[int]]:
     if len(mapping) != NUM_LANDMARKS:
         raise ValueError(f"the mesh table has {len(mapping)} rows, not {NUM_LANDMARKS}")
     return mapping
+
+
+class Landmarker(Protocol):
+    def landmarks(self, rgb: np.ndarray, box: Box) -> np.ndarray | None: ...
+
+    def close(self) -> None: ...
+
+
+def build_landmarker(backend: str) -> Landmarker:
+    """The backend named by the `landmarks` setting (settings.py); dlib is imported only when asked for."""
+    if backend == "dlib":
+        from service.preprocess.dlib_landmarks import DlibLandmarker
+
+        return DlibLandmarker()
+    return MeshLandmarker()
 
 
 class MeshLandmarker:
