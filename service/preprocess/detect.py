@@ -21,6 +21,7 @@ import numpy as np
 
 from service.preprocess.dedup import Detection, merge_duplicates
 from service.preprocess.geometry import clamp_box, short_side
+from service.preprocess.native_logs import harmless_native_logs_dropped, started_quietly
 
 _MAX_DETECT_SIDE = 1920  # BlazeFace sees 128 or 192 px; larger inputs only cost copying
 # (tile side as a fraction of the picture's, tiles per row, smallest picture side it runs on): 2 tiles of 0.6
@@ -32,8 +33,9 @@ _EDGE = 1.0  # px: a box this close to a tile edge inside the picture was cut by
 class FaceDetector:
     def __init__(self) -> None:
         solutions = mp.solutions.face_detection
-        self._full = solutions.FaceDetection(model_selection=1, min_detection_confidence=0.5)
-        self._short = solutions.FaceDetection(model_selection=0, min_detection_confidence=0.5)
+        self._full = started_quietly(lambda: solutions.FaceDetection(model_selection=1, min_detection_confidence=0.5))
+        self._short = started_quietly(lambda: solutions.FaceDetection(model_selection=0,
+                                                                      min_detection_confidence=0.5))
 
     def close(self) -> None:
         self._full.close()
@@ -69,7 +71,9 @@ class FaceDetector:
     def _run(model: object, rgb: np.ndarray) -> list[Detection]:
         height, width = rgb.shape[:2]
         found = []
-        for detection in model.process(rgb).detections or []:
+        with harmless_native_logs_dropped():
+            detections = model.process(rgb).detections or []
+        for detection in detections:
             rel = detection.location_data.relative_bounding_box
             box = clamp_box((rel.xmin * width, rel.ymin * height, (rel.xmin + rel.width) * width,
                              (rel.ymin + rel.height) * height), width, height)

@@ -17,6 +17,7 @@ import mediapipe as mp
 import numpy as np
 
 from service.preprocess.geometry import Box
+from service.preprocess.native_logs import harmless_native_logs_dropped, started_quietly
 
 NUM_LANDMARKS = 68
 _CONTEXT = 1.6
@@ -55,9 +56,8 @@ def build_landmarker(backend: str) -> Landmarker:
 
 class MeshLandmarker:
     def __init__(self) -> None:
-        self._mesh = mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=True, max_num_faces=1, refine_landmarks=True,
-            min_detection_confidence=_CONFIRM_SCORE)
+        self._mesh = started_quietly(lambda: mp.solutions.face_mesh.FaceMesh(
+            static_image_mode=True, max_num_faces=1, refine_landmarks=True, min_detection_confidence=_CONFIRM_SCORE))
         mapping = load_mesh_to_ibug68()
         # Averaging as a matrix product: row i holds 1/len for each vertex of iBUG point i.
         self._average = np.zeros((NUM_LANDMARKS, 478), dtype=np.float32)
@@ -76,7 +76,8 @@ class MeshLandmarker:
         to_patch = np.array([[scale, 0, half - cx * scale], [0, scale, half - cy * scale]], dtype=np.float64)
         patch = cv2.warpAffine(rgb, to_patch, (_MESH_INPUT, _MESH_INPUT), flags=cv2.INTER_LINEAR,
                                borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
-        result = self._mesh.process(patch)
+        with harmless_native_logs_dropped():
+            result = self._mesh.process(patch)
         if not result.multi_face_landmarks:
             return None
         mesh = np.array([(p.x, p.y) for p in result.multi_face_landmarks[0].landmark], dtype=np.float32)
