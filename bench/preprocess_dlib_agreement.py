@@ -1,9 +1,9 @@
-"""Dev-only: how far our 68 landmarks (MediaPipe FaceMesh through the iBUG table) are from dlib's 68-point
-model on pictures made from the astronaut, as a fraction of the inter-ocular distance (NME, outer eye corners
-36-45 of dlib's points). dlib is not a dependency (its 68-point model has a non-commercial licence); install
-it aside to run this, e.g.:
-    pip install --target /tmp/dlibpkgs dlib-bin==20.0.1.post1 face_recognition_models==0.3.0
-    PYTHONPATH=/tmp/dlibpkgs .venv/gateway/bin/python -m bench.preprocess_dlib_agreement   # from the repo root
+"""Dev-only: how far our 68 landmarks are from dlib's 68-point model run from dlib's own HOG detector box, on
+pictures made from the astronaut, as a fraction of the inter-ocular distance (NME, outer eye corners 36-45 of
+dlib's points). Our landmarks come from the backend FACELLAVA_PREPROCESS_LANDMARKS selects (settings.py): run it
+with "mesh" to measure the FaceMesh table; "dlib", the default, measures how much the seed box changes dlib's
+answer. Ground-truth error is bench/preprocess_landmarks.py's job. Run from the repo root:
+    .venv/gateway/bin/python -m bench.preprocess_dlib_agreement
 Faces are matched by box overlap; dlib's own HOG detector gives its boxes, so the two sides are independent.
 """
 
@@ -45,7 +45,7 @@ def main() -> None:
         import dlib
         import face_recognition_models
     except ImportError:
-        print("dlib / face_recognition_models are not importable: see this file's docstring", file=sys.stderr)
+        print("dlib / face_recognition_models are not importable: see requirements/gateway.txt", file=sys.stderr)
         sys.exit(1)
     hog = dlib.get_frontal_face_detector()
     predictor = dlib.shape_predictor(face_recognition_models.pose_predictor_model_location())

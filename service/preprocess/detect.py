@@ -4,40 +4,38 @@ Both models run on every picture: the full-range model finds small and distant f
 the one the official Face-LLaVA crop tool used, so where both see a face its box (and so the crop the model
 was trained on) comes from the short-range model. A face only one model sees is kept either way, which also
 makes the short-range model the fallback the issue asks for.
-On a still image (`thorough=True`) the full-range model also runs on four overlapping tiles, 0.6 of the
-picture each way: on whole pictures of several small faces it misses some (3 of 4 on a 2 x 2 grid of the
-astronaut) that it finds in a tile, which it sees 1.7x larger. Tiles are skipped when every face found is
-already large (a quarter of the picture's shorter side or more: a portrait, where they cannot help) and on
-video frames, where the tracker fills a face missed in one frame from its neighbours.
+On a still image (`thorough=True`) the full-range model also runs on overlapping tiles, which it sees larger:
+four tiles of 0.6 of the picture each way, and on pictures of 600 px or more (short side) nine of 0.4. On whole
+pictures of several small faces it misses some that it finds in a tile (3 of 4 on a 2 x 2 grid of the
+astronaut; one of the six people of insightface's t1.jpg is found only in a 0.4 tile). Smaller pictures skip the
+finer level: their faces of a useful size (24 px and up) are already found in 0.6 tiles, and the nine extra runs
+would double the detection time of a portrait. Video frames skip tiles: the tracker fills a face missed in one
+frame from its neighbours. Tiles see faces again and cut some at their edges; dedup.py keeps each face once.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import cv2
 import mediapipe as mp
 import numpy as np
 
-from service.preprocess.geometry import Box, clamp_box, iou, short_side
+from service.preprocess.dedup import Detection, merge_duplicates
+from service.preprocess.geometry import clamp_box, short_side
+from service.preprocess.native_logs import harmless_native_logs_dropped, started_quietly
 
 _MAX_DETECT_SIDE = 1920  # BlazeFace sees 128 or 192 px; larger inputs only cost copying
-_SAME_FACE_IOU = 0.3
-_TILE = 0.6  # tile side as a fraction of the picture's; tiles overlap by 0.2 so a face is whole in one
-_LARGE_FACE = 0.25  # of the shorter side: faces this large leave no room for missed small ones worth tiling
-
-
-@dataclass(frozen=True)
-class Detection:
-    box: Box  # x0, y0, x1, y1 in image pixels
-    score: float
+# (tile side as a fraction of the picture's, tiles per row, smallest picture side it runs on): 2 tiles of 0.6
+# overlap by 0.2 and 3 of 0.4 by 0.1 of the picture, so a face the level is for is whole in one of its tiles.
+_TILE_LEVELS = ((0.6, 2, 0), (0.4, 3, 600))
+_EDGE = 1.0  # px: a box this close to a tile edge inside the picture was cut by it
 
 
 class FaceDetector:
     def __init__(self) -> None:
         solutions = mp.solutions.face_detection
-        self._full = solutions.FaceDetection(model_selection=1, min_detection_confidence=0.5)
-        self._short = solutions.FaceDetection(model_selection=0, min_detection_confidence=0.5)
+        self._full = started_quietly(lambda: solutions.FaceDetection(model_selection=1, min_detection_confidence=0.5))
+        self._short = started_quietly(lambda: solutions.FaceDetection(model_selection=0,
+                                                                      min_detection_confidence=0.5))
 
     def close(self) -> None:
         self._full.close()
@@ -48,35 +46,34 @@ class FaceDetector:
         small = _shrink(rgb)
         scale = rgb.shape[1] / small.shape[1]
         found = self._run(self._short, small) + self._run(self._full, small)
-        if thorough and not _all_large(found, small):
-            found += self._tiles(small)
-        merged: list[Detection] = []
-        for candidate in found:  # short-range boxes come first, so they win a tie with the same face
-            overlaps = [iou(candidate.box, kept.box) for kept in merged]
-            best = int(np.argmax(overlaps)) if overlaps else -1
-            if best >= 0 and overlaps[best] >= _SAME_FACE_IOU:
-                merged[best] = Detection(merged[best].box, max(merged[best].score, candidate.score))
-            else:
-                merged.append(candidate)
+        if thorough:
+            for fraction, count, min_side in _TILE_LEVELS:
+                if min(small.shape[:2]) >= min_side:
+                    found += self._tiles(small, fraction, count)
         height, width = rgb.shape[:2]
-        return sorted((Detection(clamp_box(tuple(v * scale for v in d.box), width, height), d.score)
-                       for d in merged), key=lambda d: d.score, reverse=True)
+        # Short-range boxes come first, so theirs is the box kept for a face both models see.
+        return [Detection(clamp_box(tuple(v * scale for v in d.box), width, height), d.score)
+                for d in merge_duplicates(found)]
 
-    def _tiles(self, rgb: np.ndarray) -> list[Detection]:
+    def _tiles(self, rgb: np.ndarray, fraction: float, count: int) -> list[Detection]:
         height, width = rgb.shape[:2]
-        tile_w, tile_h = round(width * _TILE), round(height * _TILE)
+        tile_w, tile_h = round(width * fraction), round(height * fraction)
         found = []
-        for y in (0, height - tile_h):
-            for x in (0, width - tile_w):
+        for y in np.linspace(0, height - tile_h, count).round().astype(int).tolist():
+            for x in np.linspace(0, width - tile_w, count).round().astype(int).tolist():
                 for d in self._run(self._full, np.ascontiguousarray(rgb[y: y + tile_h, x: x + tile_w])):
-                    found.append(Detection((d.box[0] + x, d.box[1] + y, d.box[2] + x, d.box[3] + y), d.score))
+                    box = (d.box[0] + x, d.box[1] + y, d.box[2] + x, d.box[3] + y)
+                    found.append(Detection(box, d.score, _cut_by_tile(box, (x, y, x + tile_w, y + tile_h),
+                                                                       width, height)))
         return found
 
     @staticmethod
     def _run(model: object, rgb: np.ndarray) -> list[Detection]:
         height, width = rgb.shape[:2]
         found = []
-        for detection in model.process(rgb).detections or []:
+        with harmless_native_logs_dropped():
+            detections = model.process(rgb).detections or []
+        for detection in detections:
             rel = detection.location_data.relative_bounding_box
             box = clamp_box((rel.xmin * width, rel.ymin * height, (rel.xmin + rel.width) * width,
                              (rel.ymin + rel.height) * height), width, height)
@@ -85,9 +82,11 @@ class FaceDetector:
         return found
 
 
-def _all_large(found: list[Detection], rgb: np.ndarray) -> bool:
-    limit = _LARGE_FACE * min(rgb.shape[:2])
-    return bool(found) and all(short_side(d.box) >= limit for d in found)
+def _cut_by_tile(box: tuple[float, ...], tile: tuple[int, int, int, int], width: int, height: int) -> bool:
+    """Whether the box touches an edge of the tile that lies inside the picture (the face goes on past it)."""
+    x0, y0, x1, y1 = tile
+    return ((x0 > 0 and box[0] <= x0 + _EDGE) or (y0 > 0 and box[1] <= y0 + _EDGE)
+            or (x1 < width and box[2] >= x1 - _EDGE) or (y1 < height and box[3] >= y1 - _EDGE))
 
 
 def _shrink(rgb: np.ndarray) -> np.ndarray:

@@ -20,8 +20,13 @@ def short_side(box: Box) -> float:
     return min(box[2] - box[0], box[3] - box[1])
 
 
+def intersection(a: Box, b: Box) -> float:
+    """Area the two boxes share."""
+    return area((max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])))
+
+
 def iou(a: Box, b: Box) -> float:
-    inter = area((max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])))
+    inter = intersection(a, b)
     union = area(a) + area(b) - inter
     return inter / union if union > 0 else 0.0
 

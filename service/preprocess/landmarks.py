@@ -10,16 +10,24 @@ from __future__ import annotations
 
 import json
 from importlib import resources
+from typing import Protocol
 
 import cv2
 import mediapipe as mp
 import numpy as np
 
 from service.preprocess.geometry import Box
+from service.preprocess.native_logs import harmless_native_logs_dropped, started_quietly
 
 NUM_LANDMARKS = 68
 _CONTEXT = 1.6
 _MESH_INPUT = 256
+# FaceMesh first re-detects the face on the 256 px patch, centred and at the size the short-range detector sees
+# best: that score separates faces from the detector's false boxes far better than the first detection's. Measured
+# (scratch script over the package photos of tests/preprocess/package_photos.py): real faces 0.71-0.95 (old
+# black-and-white photos lowest), false boxes on face-free pictures (a colour wheel, a star field, the astronaut's
+# suit at 4096 px) 0.52-0.59.
+_CONFIRM_SCORE = 0.65
 
 
 def load_mesh_to_ibug68() -> list[list[int]]:
@@ -31,10 +39,25 @@ def load_mesh_to_ibug68() -> list[list[int]]:
     return mapping
 
 
+class Landmarker(Protocol):
+    def landmarks(self, rgb: np.ndarray, box: Box) -> np.ndarray | None: ...
+
+    def close(self) -> None: ...
+
+
+def build_landmarker(backend: str) -> Landmarker:
+    """The backend named by the `landmarks` setting (settings.py); dlib is imported only when asked for."""
+    if backend == "dlib":
+        from service.preprocess.dlib_landmarks import DlibLandmarker
+
+        return DlibLandmarker()
+    return MeshLandmarker()
+
+
 class MeshLandmarker:
     def __init__(self) -> None:
-        self._mesh = mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=True, max_num_faces=1, refine_landmarks=True, min_detection_confidence=0.5)
+        self._mesh = started_quietly(lambda: mp.solutions.face_mesh.FaceMesh(
+            static_image_mode=True, max_num_faces=1, refine_landmarks=True, min_detection_confidence=_CONFIRM_SCORE))
         mapping = load_mesh_to_ibug68()
         # Averaging as a matrix product: row i holds 1/len for each vertex of iBUG point i.
         self._average = np.zeros((NUM_LANDMARKS, 478), dtype=np.float32)
@@ -53,7 +76,8 @@ class MeshLandmarker:
         to_patch = np.array([[scale, 0, half - cx * scale], [0, scale, half - cy * scale]], dtype=np.float64)
         patch = cv2.warpAffine(rgb, to_patch, (_MESH_INPUT, _MESH_INPUT), flags=cv2.INTER_LINEAR,
                                borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
-        result = self._mesh.process(patch)
+        with harmless_native_logs_dropped():
+            result = self._mesh.process(patch)
         if not result.multi_face_landmarks:
             return None
         mesh = np.array([(p.x, p.y) for p in result.multi_face_landmarks[0].landmark], dtype=np.float32)

@@ -20,8 +20,9 @@ from service.preprocess.decode_video import decode_video
 from service.preprocess.detect import Detection, FaceDetector
 from service.preprocess.errors import fail
 from service.preprocess.geometry import area, short_side
-from service.preprocess.landmarks import MeshLandmarker
+from service.preprocess.landmarks import Landmarker, build_landmarker
 from service.preprocess.limits import PreprocessLimits
+from service.preprocess.settings import FaceModelSettings
 from service.preprocess.sniff import sniff
 from service.preprocess.timing import timed
 from service.preprocess.track import fill_gaps, link
@@ -45,9 +46,9 @@ class Analysis:
 
 
 @lru_cache(maxsize=1)
-def _models() -> tuple[FaceDetector, MeshLandmarker]:
+def _models() -> tuple[FaceDetector, Landmarker]:
     """Built once per process: graph set-up costs tens of ms, and the models are not shared across threads."""
-    return FaceDetector(), MeshLandmarker()
+    return FaceDetector(), build_landmarker(FaceModelSettings().landmarks)
 
 
 def release_models() -> None:

