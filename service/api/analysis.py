@@ -175,7 +175,9 @@ class _Reply:
 
 
 def _tower(subject: Face | Track, task: TaskName) -> MediaKind:
-    return "video" if isinstance(subject, Track) and task in VIDEO_TOWER_TASKS else "image"
+    """A track seen in too few frames for the video tower is answered by the image tower (track.tower)."""
+    video = isinstance(subject, Track) and subject.tower == "video"
+    return "video" if video and task in VIDEO_TOWER_TASKS else "image"
 
 
 def _media_for(subject: Face | Track, tasks: tuple[TaskName, ...]) -> dict[MediaKind, _Medium]:
@@ -185,7 +187,7 @@ def _media_for(subject: Face | Track, tasks: tuple[TaskName, ...]) -> dict[Media
     face = subject if isinstance(subject, Face) else subject.faces[subject.best_frame]
     if "image" in towers:
         media["image"] = _Medium("image", png_data_url(face.crop), face.crop_landmarks)
-    if "video" in towers and isinstance(subject, Track):
+    if "video" in towers and isinstance(subject, Track) and subject.tower == "video":
         media["video"] = _Medium("video", video_data_url(subject.crops), subject.crop_landmarks)
     return media
 
@@ -197,9 +199,7 @@ def _face_result(
         return FaceResult(index=index, tasks=tasks, **placement(subject))
     frames = [
         FaceFrame(frame_index=frame_index, time=frame_time, interpolated=face.interpolated, **placement(face))
-        for face, frame_index, frame_time in zip(
-            subject.faces, result.media.sampled_frames, result.media.sampled_times, strict=True
-        )
+        for face, frame_index, frame_time in zip(subject.faces, subject.indices, subject.times, strict=True)
     ]
     return FaceResult(
         index=index,
@@ -207,6 +207,8 @@ def _face_result(
         **placement(subject.faces[subject.best_frame]),
         best_frame=subject.best_frame,
         presence=subject.presence,
+        tower=subject.tower,
+        span=list(subject.span),
         frames=frames,
         tasks=tasks,
     )

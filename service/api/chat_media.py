@@ -64,4 +64,7 @@ def _encode_main_face(result: ImageResult | VideoResult) -> tuple[MediaKind, str
         face = result.faces[0]
         return "image", png_data_url(face.crop), face.crop_landmarks
     track = result.tracks[0]
+    if track.tower == "image":  # seen in too few frames for the video tower: its best frame, as an image
+        face = track.faces[track.best_frame]
+        return "image", png_data_url(face.crop), face.crop_landmarks
     return "video", video_data_url(track.crops), track.crop_landmarks

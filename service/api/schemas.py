@@ -145,7 +145,17 @@ class FaceResult(BaseModel):
     presence: float | None = Field(
         None, description="video: fraction of sampled frames where it was detected"
     )
-    frames: list[FaceFrame] | None = Field(None, description="video: the face in each sampled frame")
+    tower: Literal["video", "image"] | None = Field(
+        None,
+        description="video: which tower answered the video tasks; 'image' when the face was seen in too few "
+        "frames for the video tower, answered from its best frame",
+    )
+    span: list[float] | None = Field(
+        None, description="video: [start, end] seconds of the clip that this face's frames and answers cover"
+    )
+    frames: list[FaceFrame] | None = Field(
+        None, description="video: the frames of this face, sampled inside its span (image tower: the best one)"
+    )
     tasks: dict[TaskName, TaskResult]
 
 

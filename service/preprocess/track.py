@@ -1,9 +1,8 @@
 """Linking faces across the 8 sampled frames into tracks, and filling the frames a track was not detected in.
 
 The sampled frames of a long clip can be seconds apart, so boxes are matched by overlap first and, failing
-that, by a nearby centre and a similar size. A track keeps exactly one entry per sampled frame: a gap between
-two detections is linearly interpolated, a gap at either end repeats the nearest detection, and both are
-flagged, so the model always gets 8 frames and nothing is silently dropped.
+that, by a nearby centre and a similar size. fill_gaps interpolates a gap between two detections linearly;
+video_tracks only asks it for gaps between detections, since a track's frames lie inside its span.
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ def link(boxes_per_frame: list[list[Box]]) -> list[list[int | None]]:
     for t, boxes in enumerate(boxes_per_frame):
         candidates = sorted(
             ((score, k, j) for k, prev in enumerate(last) for j, box in enumerate(boxes)
-             if (score := _similarity(prev, box)) > 0),
+             if (score := similarity(prev, box)) > 0),
             reverse=True)
         used_tracks: set[int] = set()
         used_boxes: set[int] = set()
@@ -46,7 +45,8 @@ def link(boxes_per_frame: list[list[Box]]) -> list[list[int | None]]:
     return tracks
 
 
-def _similarity(a: Box, b: Box) -> float:
+def similarity(a: Box, b: Box) -> float:
+    """Above 1 for overlapping boxes, (0, 1) for a nearby box of a similar size, 0 for no match."""
     overlap = iou(a, b)
     if overlap >= _MIN_IOU:
         return 1.0 + overlap

@@ -66,12 +66,23 @@ class FrameFaces:
 
 @dataclass
 class Track:
-    """One face followed across the 8 sampled frames."""
+    """One face followed through a video. Its frames are its own: the 8 frames the official sampling takes
+    inside the span where this face is present (the clip's sampled frames when it is present throughout),
+    so every frame the video tower sees holds the face. A face seen in too few frames for that has
+    tower="image" and one face, its best frame, answered with the image tower."""
 
     id: int
-    faces: list[Face]  # exactly NUM_VIDEO_FRAMES, one per sampled frame (interpolated ones flagged)
-    best_frame: int  # position 0..7 of the sharpest / largest detected face, for image-tower tasks
-    presence: float  # fraction of sampled frames where the face was really detected
+    faces: list[Face]  # video tower: NUM_VIDEO_FRAMES, interpolated ones flagged; image tower: one
+    best_frame: int  # position in `faces` of the largest detected face, for image-tower tasks
+    presence: float  # fraction of the clip's 8 sampled frames where the face was really detected
+    indices: list[int] = field(default_factory=list)  # source frame number of each of `faces`
+    times: list[float] = field(default_factory=list)  # seconds, of each of `faces`
+    tower: Literal["video", "image"] = "video"  # which tower answers this face's video tasks
+
+    @property
+    def span(self) -> tuple[float, float]:
+        """The time span (seconds) the answers about this face cover."""
+        return self.times[0], self.times[-1]
 
     @property
     def crops(self) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 from fractions import Fraction
 from functools import cache
 
@@ -93,7 +94,7 @@ _CLOCKS = [(Fraction(1, num), den) for num, den in ((24, 1), (25, 1), (30, 1), (
 def test_frames_equal_the_official_ffmpeg_resampling(frames: int, time_base: Fraction, step: int) -> None:
     """Against libavfilter's own fps=24 filter, over many frame rates, time bases and durations."""
     for pts in ([i * step for i in range(frames)], _irregular(frames, step)):
-        durations = [b - a for a, b in zip(pts, pts[1:], strict=False)] + [step]
+        durations = [b - a for a, b in itertools.pairwise(pts)] + [step]
         clock = Resampled.of(pts, time_base, pts[-1] + step)
         # Where ffmpeg writes no frame at all (a clip under half a tick) the service takes the one it has.
         assert clock.sample_frames() == (official_sample(pts, time_base, durations) or [0] * 8)
