@@ -62,6 +62,11 @@ class AnalyzeOptions(BaseModel):
     top_p: float | None = Field(None, gt=0, le=1)
     max_tokens: int | None = Field(None, ge=1)
     seed: int | None = Field(None, ge=0, le=2**31 - 1)
+    frame_previews: bool = Field(
+        False,
+        description="video: also return the frames the faces are reported on as small JPEG data URLs "
+        "(media.previews), for clients that cannot play the upload themselves",
+    )
 
 
 class MediaSource(BaseModel):
@@ -96,6 +101,14 @@ class AnalyzeForm(BaseModel):
     top_p: float | None = None
     max_tokens: int | None = None
     seed: int | None = None
+    frame_previews: bool | None = None
+
+
+class FramePreviewOut(BaseModel):
+    frame_index: int
+    time: float = Field(description="seconds from the first frame")
+    image: str = Field(description="data:image/jpeg;base64 URL, at most 640 px on its long side; scale it to the "
+                       "media's width x height to draw the face coordinates on it")
 
 
 class MediaOut(faces_schema.MediaOut):
@@ -103,6 +116,9 @@ class MediaOut(faces_schema.MediaOut):
 
     sampled_frames: list[int] = Field(default_factory=list, description="frame indices the model saw (video)")
     sampled_times: list[float] = Field(default_factory=list, description="their timestamps in seconds")
+    previews: list[FramePreviewOut] = Field(
+        default_factory=list, description="video, with frame_previews: the sampled frames and each face's frames"
+    )
 
 
 class ModelOut(BaseModel):

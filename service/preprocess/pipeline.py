@@ -24,6 +24,7 @@ from service.preprocess.errors import fail
 from service.preprocess.geometry import Box, short_side
 from service.preprocess.landmarks import MeshLandmarker
 from service.preprocess.limits import PreprocessLimits
+from service.preprocess.previews import frame_preview
 from service.preprocess.sniff import sniff
 from service.preprocess.timing import timed
 from service.preprocess.types import (
@@ -114,7 +115,10 @@ def _analyze_video(data: bytes, fmt: str, options: PreprocessOptions, limits: Pr
             return _filled_face(picture, box, hint, options, timings)
 
         with timed(timings, "track"):  # linking, and sampling each face's span (its decoding and detection)
-            tracks = build_tracks(clip, sampled, options.max_faces, find_faces, fill_face)
+            tracks, decoded = build_tracks(clip, sampled, options.max_faces, find_faces, fill_face)
+    if options.previews:
+        shown = sorted({*video.indices, *(i for track in tracks for i in track.indices)})
+        media.previews = [frame_preview(i, decoded[i].time, decoded[i].picture) for i in shown]
     frames = [FrameFaces(s.index, s.time, s.faces[: options.max_faces]) for s in sampled]
     return Analysis(VideoResult(media, frames, tracks, timings), video.frames)
 

@@ -14,6 +14,16 @@ import numpy as np
 
 CROP_SIZE = 256
 NUM_VIDEO_FRAMES = 8
+PREVIEW_SIDE = 640
+
+
+@dataclass
+class FramePreview:
+    """A decoded video frame as a small JPEG, for clients that cannot play the upload (the demo page)."""
+
+    frame_index: int
+    time: float
+    image: str  # data:image/jpeg;base64,... at most PREVIEW_SIDE px on its long side
 
 
 @dataclass
@@ -31,6 +41,7 @@ class MediaInfo:
     sampled_frames: list[int] = field(default_factory=list)  # frame indices (videos)
     sampled_times: list[float] = field(default_factory=list)  # seconds (videos)
     codec: str | None = None  # videos only, e.g. "h264"
+    previews: list[FramePreview] = field(default_factory=list)  # videos, on request: sampled + tracks' frames
 
 
 @dataclass
@@ -112,6 +123,7 @@ class PreprocessOptions:
     crop: Literal["official", "margin"] = "official"
     margin: float = 0.25  # only for crop="margin"
     min_face_px: int = 24
+    previews: bool = False  # videos: JPEG previews of the frames the faces were found in (MediaInfo.previews)
 
 
 class PreprocessError(Exception):

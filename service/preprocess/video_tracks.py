@@ -39,21 +39,26 @@ class Sighting:
 
 
 def build_tracks(clip: VideoClip, sampled: list[Sighting], max_faces: int, find_faces: FindFaces,
-                 fill_face: FillFace) -> list[Track]:
-    """Tracks ordered most present first, then largest; only the first max_faces are sampled and kept."""
+                 fill_face: FillFace) -> tuple[list[Track], dict[int, Sighting]]:
+    """Tracks ordered most present first, then largest; only the first max_faces are sampled and kept. With
+    them, every frame decoded on the way, by source frame number (the sampled ones and the tracks' own; a
+    frame two tracks need is decoded and searched once)."""
+    decoded = {s.index: s for s in sampled}
     links = link([[face.box for face in sighting.faces] for sighting in sampled])
     members = [[None if j is None else sampled[t].faces[j] for t, j in enumerate(track)] for track in links]
     members.sort(key=lambda detected: (-sum(f is not None for f in detected),
                                        -np.mean([area(f.box) for f in detected if f is not None])))
-    return [_track(track_id, detected, clip, sampled, find_faces, fill_face)
-            for track_id, detected in enumerate(members[:max_faces])]
+    tracks = [_track(track_id, detected, clip, sampled, decoded, find_faces, fill_face)
+              for track_id, detected in enumerate(members[:max_faces])]
+    return tracks, decoded
 
 
 def _track(track_id: int, detected: list[Face | None], clip: VideoClip, sampled: list[Sighting],
-           find_faces: FindFaces, fill_face: FillFace) -> Track:
+           decoded: dict[int, Sighting], find_faces: FindFaces, fill_face: FillFace) -> Track:
     present = [t for t, face in enumerate(detected) if face is not None]
     presence = len(present) / len(detected)
-    slots = _span_frames(clip, sampled, detected, present, find_faces) if len(present) >= MIN_DETECTIONS else None
+    enough = len(present) >= MIN_DETECTIONS
+    slots = _span_frames(clip, sampled, decoded, detected, present, find_faces) if enough else None
     if slots is None:
         best = _best(present, detected)
         return Track(track_id, [detected[best]], 0, presence, [sampled[best].index], [sampled[best].time],
@@ -68,8 +73,9 @@ def _best(positions: range | list[int], faces: list[Face | None]) -> int:
     return max((t for t in positions if faces[t] is not None), key=lambda t: (area(faces[t].box), faces[t].score))
 
 
-def _span_frames(clip: VideoClip, sampled: list[Sighting], detected: list[Face | None], present: list[int],
-                 find_faces: FindFaces) -> list[tuple[Sighting, Face | None]] | None:
+def _span_frames(clip: VideoClip, sampled: list[Sighting], decoded: dict[int, Sighting],
+                 detected: list[Face | None], present: list[int], find_faces: FindFaces
+                 ) -> list[tuple[Sighting, Face | None]] | None:
     """The 8 frames of the span from the first to the last detection, each with the track's face where it
     was found; None when the span holds too few frames for the video tower."""
     first, last = present[0], present[-1]
@@ -82,16 +88,15 @@ def _span_frames(clip: VideoClip, sampled: list[Sighting], detected: list[Face |
     if len(set(indices)) < min(NUM_VIDEO_FRAMES, clip.frame_count):
         return None
     known = {sampled[t].index: detected[t] for t in present}
-    decoded = {s.index: s for s in sampled}
     new = sorted(set(indices) - decoded.keys())
-    fresh = set(new)
+    sampled_here = {s.index for s in sampled}
     for index, picture in zip(new, clip.frames_at(new), strict=True):
         decoded[index] = Sighting(index, clip.time_of(index), picture, find_faces(picture))
     slots = []
     for index in indices:
         sighting = decoded[index]
         # A sampled frame where linking found no face of this track stays empty; a new frame is searched.
-        face = known.get(index) if index not in fresh else _match(_expected_box(index, known), sighting.faces)
+        face = known.get(index) if index in sampled_here else _match(_expected_box(index, known), sighting.faces)
         slots.append((sighting, face))
     return slots
 
