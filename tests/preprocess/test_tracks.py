@@ -37,6 +37,14 @@ def test_link_bridges_a_missed_frame_and_a_large_move() -> None:
     assert tracks == [[0, 0, None, 0, 0, None, None, 0]]
 
 
+def test_link_survives_one_odd_box_size() -> None:
+    """Seen on an HEVC clip: the detector gave one frame a 100 px box among 62-65 px ones; the face moving on
+    must stay one track (the size is compared with the track's typical size, not that one box's)."""
+    boxes = [(109, 123, 174, 188), (157, 125, 219, 187), (198, 122, 263, 187), (225, 126, 325, 226),
+             (289, 126, 351, 188), (330, 123, 397, 189)]
+    assert link([[box] for box in boxes]) == [[0] * 6]
+
+
 def test_link_starts_a_new_track_for_a_face_far_away_or_of_another_size() -> None:
     frames = [[_box(0, 0)], [_box(500, 400)], [_box(0, 0, side=200)]] + [[] for _ in range(5)]
     assert len(link(frames)) == 3
