@@ -97,21 +97,29 @@ def _describe(result: ImageResult | VideoResult) -> str:
     media = result.media
     lines = [f"{media.type} {media.format} {media.width}x{media.height}, {media.bytes} bytes"]
     if isinstance(result, ImageResult):
-        lines += [_face_line(i, face) for i, face in enumerate(result.faces)]
+        lines += [_face_line(f"face {i}", face) for i, face in enumerate(result.faces)]
         return "\n".join(lines)
     lines[0] += f", {media.codec}, {media.frame_count} frames at {media.fps:.3g} fps, {media.duration:.2f} s"
+    track_of = {id(face): track.id for track in result.tracks for face in track.faces}
     for frame in result.frames:
         lines.append(f"frame {frame.index} at {frame.time:.3f} s: {len(frame.faces)} face(s)")
-        lines += ["  " + _face_line(i, face) for i, face in enumerate(frame.faces)]
+        lines += ["  " + _face_line(_in_frame(i, track_of.get(id(face))), face) for i, face in enumerate(frame.faces)]
     for track in result.tracks:
-        lines.append(f"track {track.id}: present in {track.presence:.0%} of sampled frames, "
-                     f"best frame {track.best_frame}")
-        lines += ["  " + _face_line(i, face) for i, face in enumerate(track.faces)]
+        start, end = track.span
+        lines.append(f"track {track.id}: present in {track.presence:.0%} of sampled frames, {track.tower} tower, "
+                     f"{start:.3f}-{end:.3f} s, best frame {track.indices[track.best_frame]}")
+        lines += ["  " + _face_line(f"track {track.id} frame {index} at {time:.3f} s", face)
+                  for face, index, time in zip(track.faces, track.indices, track.times, strict=True)]
     return "\n".join(lines)
 
 
-def _face_line(number: int, face: Face) -> str:
+def _in_frame(number: int, track: int | None) -> str:
+    """A face in one sampled frame: its number there, and the track it belongs to when it is in one."""
+    return f"face {number}" if track is None else f"face {number} (track {track})"
+
+
+def _face_line(name: str, face: Face) -> str:
     box = ", ".join(f"{v:.1f}" for v in face.box)
     points = " ".join(f"{x:.1f},{y:.1f}" for x, y in face.landmarks)
     flag = " interpolated" if face.interpolated else ""
-    return f"face {number}: box [{box}] score {face.score:.3f}{flag} landmarks {points}"
+    return f"{name}: box [{box}] score {face.score:.3f}{flag} landmarks {points}"

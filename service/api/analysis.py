@@ -248,7 +248,9 @@ def _token(item: dict) -> TokenLogprob:
 
 
 def _tower(subject: Face | Track, task: str) -> MediaKind:
-    return REGISTRY[task].tower("video" if isinstance(subject, Track) else "image")
+    """A track seen in too few frames for the video tower is answered by the image tower (track.tower)."""
+    video = isinstance(subject, Track) and subject.tower == "video"
+    return REGISTRY[task].tower("video" if video else "image")
 
 
 def _media_for(subject: Face | Track, tasks: tuple[str, ...]) -> dict[MediaKind, _Medium]:
@@ -258,7 +260,7 @@ def _media_for(subject: Face | Track, tasks: tuple[str, ...]) -> dict[MediaKind,
     face = subject if isinstance(subject, Face) else subject.faces[subject.best_frame]
     if "image" in towers:
         media["image"] = _Medium("image", png_data_url(face.crop), face.crop_landmarks)
-    if "video" in towers and isinstance(subject, Track):
+    if "video" in towers and isinstance(subject, Track) and subject.tower == "video":
         media["video"] = _Medium("video", video_data_url(subject.crops), subject.crop_landmarks)
     return media
 
@@ -270,9 +272,7 @@ def _face_result(
         return FaceResult(index=index, tasks=tasks, **placement(subject))
     frames = [
         FaceFrame(frame_index=frame_index, time=frame_time, interpolated=face.interpolated, **placement(face))
-        for face, frame_index, frame_time in zip(
-            subject.faces, result.media.sampled_frames, result.media.sampled_times, strict=True
-        )
+        for face, frame_index, frame_time in zip(subject.faces, subject.indices, subject.times, strict=True)
     ]
     return FaceResult(
         index=index,
@@ -280,6 +280,8 @@ def _face_result(
         **placement(subject.faces[subject.best_frame]),
         best_frame=subject.best_frame,
         presence=subject.presence,
+        tower=subject.tower,
+        span=list(subject.span),
         frames=frames,
         tasks=tasks,
     )

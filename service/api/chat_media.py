@@ -106,4 +106,7 @@ def _encode_face(result: ImageResult | VideoResult, index: int) -> tuple[MediaKi
         face = result.faces[index]
         return "image", png_data_url(face.crop), face.crop_landmarks
     track = result.tracks[index]
+    if track.tower == "image":  # seen in too few frames for the video tower: its best frame, as an image
+        face = track.faces[track.best_frame]
+        return "image", png_data_url(face.crop), face.crop_landmarks
     return "video", video_data_url(track.crops), track.crop_landmarks

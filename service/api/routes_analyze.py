@@ -59,7 +59,7 @@ async def _analyze(request: Request, services: Services) -> AnalyzeResponse:
     result = await run_preprocess(
         get_preprocessor(request),
         upload.data,
-        PreprocessOptions(max_faces=max_faces),
+        PreprocessOptions(max_faces=max_faces, previews=options.frame_previews),
         upload.filename,
         settings,
     )

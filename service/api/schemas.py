@@ -80,6 +80,11 @@ class AnalyzeOptions(BaseModel):
     top_p: float | None = Field(None, gt=0, le=1)
     max_tokens: int | None = Field(None, ge=1)
     seed: int | None = Field(None, ge=0, le=2**31 - 1)
+    frame_previews: bool = Field(
+        False,
+        description="video: also return the frames the faces are reported on as small JPEG data URLs "
+        "(media.previews), for clients that cannot play the upload themselves",
+    )
 
 
 class MediaSource(BaseModel):
@@ -116,6 +121,14 @@ class AnalyzeForm(BaseModel):
     top_p: float | None = None
     max_tokens: int | None = None
     seed: int | None = None
+    frame_previews: bool | None = None
+
+
+class FramePreviewOut(BaseModel):
+    frame_index: int
+    time: float = Field(description="seconds from the first frame")
+    image: str = Field(description="data:image/jpeg;base64 URL, at most 640 px on its long side; scale it to the "
+                       "media's width x height to draw the face coordinates on it")
 
 
 class MediaOut(faces_schema.MediaOut):
@@ -123,6 +136,9 @@ class MediaOut(faces_schema.MediaOut):
 
     sampled_frames: list[int] = Field(default_factory=list, description="frame indices the model saw (video)")
     sampled_times: list[float] = Field(default_factory=list, description="their timestamps in seconds")
+    previews: list[FramePreviewOut] = Field(
+        default_factory=list, description="video, with frame_previews: the sampled frames and each face's frames"
+    )
 
 
 class ModelOut(BaseModel):
@@ -174,7 +190,17 @@ class FaceResult(BaseModel):
     presence: float | None = Field(
         None, description="video: fraction of sampled frames where it was detected"
     )
-    frames: list[FaceFrame] | None = Field(None, description="video: the face in each sampled frame")
+    tower: Literal["video", "image"] | None = Field(
+        None,
+        description="video: which tower answered the video tasks; 'image' when the face was seen in too few "
+        "frames for the video tower, answered from its best frame",
+    )
+    span: list[float] | None = Field(
+        None, description="video: [start, end] seconds of the clip that this face's frames and answers cover"
+    )
+    frames: list[FaceFrame] | None = Field(
+        None, description="video: the frames of this face, sampled inside its span (image tower: the best one)"
+    )
     tasks: dict[str, TaskResult] = Field(description="per task asked (a registered task name), its result")
 
 

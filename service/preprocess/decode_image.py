@@ -12,11 +12,17 @@ import warnings
 
 import numpy as np
 from PIL import Image, ImageOps
+from pillow_heif import register_heif_opener
 
 from service.preprocess.errors import fail
 from service.preprocess.limits import PreprocessLimits
 
-_PIL_FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "bmp": "BMP", "tiff": "TIFF", "gif": "GIF"}
+_PIL_FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "bmp": "BMP", "tiff": "TIFF", "gif": "GIF",
+                "heif": "HEIF", "avif": "AVIF", "ppm": "PPM"}
+_SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N")
+# Phones save HEIC: pillow-heif (libheif with its HEVC decoder, in the wheel) adds the HEIF format to Pillow.
+# AVIF is Pillow's own (its wheels carry libavif).
+register_heif_opener()
 _WHITE = (255, 255, 255)
 
 
@@ -42,10 +48,12 @@ def decode_image(data: bytes, fmt: str, limits: PreprocessLimits) -> np.ndarray:
 
 def _to_rgb(image: Image.Image) -> np.ndarray:
     """Grayscale, palette, 16-bit and alpha images all become 8-bit RGB; transparent areas become white
-    (their colour values are arbitrary, and a face detector must not see them)."""
-    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+    (their colour values are arbitrary, and a face detector must not see them). A 16-bit image is scaled from
+    its full 16-bit range (a dark one stays dark); 32-bit integer or float gray, whose range no header states,
+    is read as 16-bit when it exceeds 255. 16-bit colour PNG/TIFF/PPM Pillow already opens as 8-bit RGB."""
+    if image.mode in ("I", "F", *_SIXTEEN_BIT):
         gray = np.asarray(image, dtype=np.float32)
-        scale = 255.0 / 65535.0 if gray.max(initial=0) > 255 else 1.0
+        scale = 255.0 / 65535.0 if image.mode in _SIXTEEN_BIT or gray.max(initial=0) > 255 else 1.0
         return np.repeat(np.clip(gray * scale, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
     if image.mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")

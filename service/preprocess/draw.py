@@ -1,5 +1,5 @@
 """Pictures people check the detector with: boxes, scores and the 68 points drawn on the image, or on a 2 x 4
-sheet of the 8 sampled video frames with track numbers (interpolated faces in orange)."""
+sheet of the clip's 8 sampled video frames with the faces detected there, labelled with their track numbers."""
 
 from __future__ import annotations
 
@@ -18,9 +18,11 @@ def draw_result(result: ImageResult | VideoResult, pictures: list[np.ndarray]) -
     """An RGB uint8 picture; `pictures` are the decoded image or the 8 sampled frames the result came from."""
     if isinstance(result, ImageResult):
         return _draw_faces(pictures[0], [(face, f"{face.score:.2f}") for face in result.faces])
+    track_of = {id(face): track.id for track in result.tracks for face in track.faces}
     panels = []
-    for position, (frame, picture) in enumerate(zip(result.frames, pictures, strict=True)):
-        labelled = [(track.faces[position], f"#{track.id}") for track in result.tracks]
+    for frame, picture in zip(result.frames, pictures, strict=True):
+        labelled = [(face, f"#{track_of[id(face)]}" if id(face) in track_of else f"{face.score:.2f}")
+                    for face in frame.faces]
         panel = _draw_faces(picture, labelled)
         cv2.putText(panel, f"frame {frame.index}  {frame.time:.2f} s", (8, 24), cv2.FONT_HERSHEY_SIMPLEX,
                     _font_scale(panel), (255, 255, 255), 2, cv2.LINE_AA)

@@ -2,8 +2,9 @@
 face tracks (VideoResult). Pure computation in the calling process; the pool runs it in worker processes.
 
 Errors are raised as PreprocessError with the codes in errors.py; a face-free upload is NOT an error here (an
-empty list comes back). In a video, faces filled in for frames where a track was not detected carry
-interpolated=True and score 0.0 (they were not detected); FrameFaces lists only real detections.
+empty list comes back). In a video, each track has its own frames inside the span where its face is present
+(video_tracks.py); faces filled in between two detections carry interpolated=True and score 0.0 (they were
+not detected); FrameFaces lists only real detections in the clip's 8 sampled frames.
 """
 
 from __future__ import annotations
@@ -11,30 +12,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+import cv2
 import numpy as np
 
 from service.preprocess.crop import crop_face
 from service.preprocess.deadline import Deadline
 from service.preprocess.decode_image import decode_image
-from service.preprocess.decode_video import decode_video
+from service.preprocess.decode_video import open_video
 from service.preprocess.detect import Detection, FaceDetector
 from service.preprocess.errors import fail
-from service.preprocess.geometry import area, short_side
+from service.preprocess.geometry import Box, short_side
 from service.preprocess.landmarks import Landmarker, build_landmarker
 from service.preprocess.limits import PreprocessLimits
+from service.preprocess.previews import frame_preview
 from service.preprocess.settings import FaceModelSettings
 from service.preprocess.sniff import sniff
 from service.preprocess.timing import timed
-from service.preprocess.track import fill_gaps, link
 from service.preprocess.types import (
     Face,
     FrameFaces,
     ImageResult,
     MediaInfo,
     PreprocessOptions,
-    Track,
     VideoResult,
 )
+from service.preprocess.video_tracks import Sighting, build_tracks
 
 
 @dataclass
@@ -92,19 +94,33 @@ def _analyze_image(data: bytes, fmt: str, options: PreprocessOptions, limits: Pr
 def _analyze_video(data: bytes, fmt: str, options: PreprocessOptions, limits: PreprocessLimits,
                    deadline: Deadline) -> Analysis:
     timings: dict[str, float] = {}
-    with timed(timings, "decode"):
-        video = decode_video(data, fmt, limits, deadline)
-    media = MediaInfo("video", fmt, video.width, video.height, len(data), video.frame_count,
-                      round(video.fps, 6), round(video.duration, 6), video.indices, video.times, video.codec)
-    per_frame = _usable_per_frame([_detect(frame, timings) for frame in video.frames], options)
-    deadline.check()
-    # Each frame keeps spare faces, so a track survives a frame whose detector scores came out in another order.
-    frames = [FrameFaces(index, time, _faces(picture, detections, options, timings, keep=2 * options.max_faces))
-              for index, time, picture, detections
-              in zip(video.indices, video.times, video.frames, per_frame, strict=True)]
-    tracks = _tracks(video.frames, frames, options, timings)
-    for frame in frames:
-        frame.faces = frame.faces[: options.max_faces]
+    with open_video(data, fmt, limits, deadline) as clip:
+        with timed(timings, "decode"):
+            video = clip.sample()
+        media = MediaInfo("video", fmt, video.width, video.height, len(data), video.frame_count,
+                          round(video.fps, 6), round(video.duration, 6), video.indices, video.times, video.codec)
+        per_frame = _usable_per_frame([_detect(frame, timings) for frame in video.frames], options)
+        deadline.check()
+        # Each frame keeps spare faces, so a track survives a frame whose detector scores came out in another
+        # order.
+        keep = 2 * options.max_faces
+        sampled = [Sighting(index, time, picture, _faces(picture, detections, options, timings, keep))
+                   for index, time, picture, detections
+                   in zip(video.indices, video.times, video.frames, per_frame, strict=True)]
+
+        def find_faces(picture: np.ndarray) -> list[Face]:
+            usable = [d for d in _detect(picture, timings) if short_side(d.box) >= options.min_face_px]
+            return _faces(picture, usable, options, timings, keep)
+
+        def fill_face(picture: np.ndarray, box: Box, hint: np.ndarray) -> Face:
+            return _filled_face(picture, box, hint, options, timings)
+
+        with timed(timings, "track"):  # linking, and sampling each face's span (its decoding and detection)
+            tracks, decoded = build_tracks(clip, sampled, options.max_faces, find_faces, fill_face)
+    if options.previews:
+        shown = sorted({*video.indices, *(i for track in tracks for i in track.indices)})
+        media.previews = [frame_preview(i, decoded[i].time, decoded[i].picture) for i in shown]
+    frames = [FrameFaces(s.index, s.time, s.faces[: options.max_faces]) for s in sampled]
     return Analysis(VideoResult(media, frames, tracks, timings), video.frames)
 
 
@@ -143,39 +159,22 @@ def _faces(rgb: np.ndarray, detections: list[Detection], options: PreprocessOpti
 def _face(rgb: np.ndarray, box: tuple[float, float, float, float], score: float, points: np.ndarray,
           interpolated: bool, options: PreprocessOptions, timings: dict[str, float]) -> Face:
     with timed(timings, "crop"):
-        crop, to_crop = crop_face(rgb, box, options.crop, options.margin)
+        try:
+            crop, to_crop = crop_face(rgb, box, options.crop, options.margin)
+        except cv2.error as exc:  # a box off the picture: a typed refusal, never a 500
+            height, width = rgb.shape[:2]
+            raise fail("corrupt_media", f"cannot crop a face at {[round(v) for v in box]} in a {width}x{height} "
+                                        "picture") from exc
     return Face(tuple(float(v) for v in box), float(score), points, crop, to_crop.apply(points),
                 interpolated)
 
 
-def _tracks(pictures: list[np.ndarray], frames: list[FrameFaces], options: PreprocessOptions,
-            timings: dict[str, float]) -> list[Track]:
-    """Tracks ordered most present first, then largest; only the first max_faces are filled in and kept."""
-    with timed(timings, "track"):
-        links = link([[face.box for face in frame.faces] for frame in frames])
-    members = [[None if j is None else frames[t].faces[j] for t, j in enumerate(track)] for track in links]
-    members.sort(key=lambda detected: (-sum(f is not None for f in detected),
-                                       -np.mean([area(f.box) for f in detected if f is not None])))
-    return [_filled_track(track_id, detected, pictures, options, timings)
-            for track_id, detected in enumerate(members[: options.max_faces])]
-
-
-def _filled_track(track_id: int, detected: list[Face | None], pictures: list[np.ndarray],
-                  options: PreprocessOptions, timings: dict[str, float]) -> Track:
-    """A frame the face was not detected in gets the interpolated box; FaceMesh is tried there first (a
-    blurred face the detector missed is often still meshable), else the landmarks are interpolated too."""
+def _filled_face(picture: np.ndarray, box: Box, hint: np.ndarray, options: PreprocessOptions,
+                 timings: dict[str, float]) -> Face:
+    """A face at a box interpolated between two detections of its track: FaceMesh is tried there first (a
+    blurred face the detector missed is often still meshable), else the interpolated landmarks are kept."""
     _, landmarker = _models()
-    boxes = fill_gaps([None if f is None else np.array(f.box, dtype=np.float64) for f in detected])
-    points = fill_gaps([None if f is None else f.landmarks for f in detected])
-    faces = []
-    for t, (face, (box, _), (landmarks, _)) in enumerate(zip(detected, boxes, points, strict=True)):
-        if face is None:
-            filled_box = tuple(float(v) for v in box)
-            with timed(timings, "landmarks"):
-                meshed = landmarker.landmarks(pictures[t], filled_box)
-            found = meshed if meshed is not None else landmarks.astype(np.float32)
-            face = _face(pictures[t], filled_box, 0.0, found, True, options, timings)
-        faces.append(face)
-    present = [t for t, f in enumerate(detected) if f is not None]
-    best = max(present, key=lambda t: (area(detected[t].box), detected[t].score))
-    return Track(track_id, faces, best, len(present) / len(detected))
+    with timed(timings, "landmarks"):
+        meshed = landmarker.landmarks(picture, box)
+    points = meshed if meshed is not None else hint.astype(np.float32)
+    return _face(picture, box, 0.0, points, True, options, timings)

@@ -44,11 +44,21 @@ class FrameOut(BaseModel):
     faces: list[FaceOut]
 
 
+class TrackFaceOut(FaceOut):
+    frame_index: int = Field(description="source frame number, in presentation order from 0")
+    time: float = Field(description="seconds from the first frame")
+
+
 class TrackOut(BaseModel):
     id: int
-    presence: float = Field(description="fraction of the 8 sampled frames where this face was detected")
-    best_frame: int
-    faces: list[FaceOut] = Field(description="one per sampled frame, interpolated ones flagged")
+    presence: float = Field(description="fraction of the clip's 8 sampled frames where this face was detected")
+    tower: Literal["video", "image"] = Field(
+        description="video: the 8 faces below go to the video tower; image: the face was seen in too few frames "
+                    "for it, so its one face (the best frame) is answered with the image tower")
+    span: list[float] = Field(description="[start, end] seconds of the clip that the faces (and answers) cover")
+    best_frame: int = Field(description="position in faces of the frame used for image-tower tasks")
+    faces: list[TrackFaceOut] = Field(
+        description="video tower: the 8 frames sampled inside the span (interpolated ones flagged); image: one")
 
 
 class ImageFacesOut(BaseModel):
@@ -82,8 +92,10 @@ def face_out(face: Face) -> FaceOut:
 
 
 def track_out(track: Track) -> TrackOut:
-    return TrackOut(id=track.id, presence=track.presence, best_frame=track.best_frame,
-                    faces=[face_out(f) for f in track.faces])
+    faces = [TrackFaceOut(**placement(face), interpolated=face.interpolated, frame_index=index, time=time)
+             for face, index, time in zip(track.faces, track.indices, track.times, strict=True)]
+    return TrackOut(id=track.id, presence=track.presence, tower=track.tower, span=list(track.span),
+                    best_frame=track.best_frame, faces=faces)
 
 
 def result_out(result: ImageResult | VideoResult) -> ImageFacesOut | VideoFacesOut:

@@ -1,9 +1,8 @@
 """Linking faces across the 8 sampled frames into tracks, and filling the frames a track was not detected in.
 
 The sampled frames of a long clip can be seconds apart, so boxes are matched by overlap first and, failing
-that, by a nearby centre and a similar size. A track keeps exactly one entry per sampled frame: a gap between
-two detections is linearly interpolated, a gap at either end repeats the nearest detection, and both are
-flagged, so the model always gets 8 frames and nothing is silently dropped.
+that, by a nearby centre and a similar size. fill_gaps interpolates a gap between two detections linearly;
+video_tracks only asks it for gaps between detections, since a track's frames lie inside its span.
 """
 
 from __future__ import annotations
@@ -24,10 +23,11 @@ def link(boxes_per_frame: list[list[Box]]) -> list[list[int | None]]:
     frames = len(boxes_per_frame)
     tracks: list[list[int | None]] = []
     last: list[Box] = []
+    sides: list[list[float]] = []  # every detected side of each track: one odd box must not break it
     for t, boxes in enumerate(boxes_per_frame):
         candidates = sorted(
             ((score, k, j) for k, prev in enumerate(last) for j, box in enumerate(boxes)
-             if (score := _similarity(prev, box)) > 0),
+             if (score := similarity(prev, box, float(np.median(sides[k])))) > 0),
             reverse=True)
         used_tracks: set[int] = set()
         used_boxes: set[int] = set()
@@ -35,6 +35,7 @@ def link(boxes_per_frame: list[list[Box]]) -> list[list[int | None]]:
             if k not in used_tracks and j not in used_boxes:
                 tracks[k][t] = j
                 last[k] = boxes[j]
+                sides[k].append(math.sqrt(area(boxes[j])))
                 used_tracks.add(k)
                 used_boxes.add(j)
         for j, box in enumerate(boxes):
@@ -43,14 +44,17 @@ def link(boxes_per_frame: list[list[Box]]) -> list[list[int | None]]:
                 track[t] = j
                 tracks.append(track)
                 last.append(box)
+                sides.append([math.sqrt(area(box))])
     return tracks
 
 
-def _similarity(a: Box, b: Box) -> float:
+def similarity(a: Box, b: Box, side_a: float | None = None) -> float:
+    """Above 1 for overlapping boxes, (0, 1) for a nearby box of a similar size, 0 for no match. `side_a`:
+    the size `a` stands for (a track's typical side: the detector's box size jitters from frame to frame)."""
     overlap = iou(a, b)
     if overlap >= _MIN_IOU:
         return 1.0 + overlap
-    side_a, side_b = math.sqrt(area(a)), math.sqrt(area(b))
+    side_a, side_b = side_a or math.sqrt(area(a)), math.sqrt(area(b))
     if min(side_a, side_b) <= 0 or max(side_a, side_b) / min(side_a, side_b) > _MAX_SIZE_RATIO:
         return 0.0
     (ax, ay), (bx, by) = centre(a), centre(b)

@@ -14,6 +14,16 @@ import numpy as np
 
 CROP_SIZE = 256
 NUM_VIDEO_FRAMES = 8
+PREVIEW_SIDE = 640
+
+
+@dataclass
+class FramePreview:
+    """A decoded video frame as a small JPEG, for clients that cannot play the upload (the demo page)."""
+
+    frame_index: int
+    time: float
+    image: str  # data:image/jpeg;base64,... at most PREVIEW_SIDE px on its long side
 
 
 @dataclass
@@ -31,6 +41,7 @@ class MediaInfo:
     sampled_frames: list[int] = field(default_factory=list)  # frame indices (videos)
     sampled_times: list[float] = field(default_factory=list)  # seconds (videos)
     codec: str | None = None  # videos only, e.g. "h264"
+    previews: list[FramePreview] = field(default_factory=list)  # videos, on request: sampled + tracks' frames
 
 
 @dataclass
@@ -66,12 +77,23 @@ class FrameFaces:
 
 @dataclass
 class Track:
-    """One face followed across the 8 sampled frames."""
+    """One face followed through a video. Its frames are its own: the 8 frames the official sampling takes
+    inside the span where this face is present (the clip's sampled frames when it is present throughout),
+    so every frame the video tower sees holds the face. A face seen in too few frames for that has
+    tower="image" and one face, its best frame, answered with the image tower."""
 
     id: int
-    faces: list[Face]  # exactly NUM_VIDEO_FRAMES, one per sampled frame (interpolated ones flagged)
-    best_frame: int  # position 0..7 of the sharpest / largest detected face, for image-tower tasks
-    presence: float  # fraction of sampled frames where the face was really detected
+    faces: list[Face]  # video tower: NUM_VIDEO_FRAMES, interpolated ones flagged; image tower: one
+    best_frame: int  # position in `faces` of the largest detected face, for image-tower tasks
+    presence: float  # fraction of the clip's 8 sampled frames where the face was really detected
+    indices: list[int] = field(default_factory=list)  # source frame number of each of `faces`
+    times: list[float] = field(default_factory=list)  # seconds, of each of `faces`
+    tower: Literal["video", "image"] = "video"  # which tower answers this face's video tasks
+
+    @property
+    def span(self) -> tuple[float, float]:
+        """The time span (seconds) the answers about this face cover."""
+        return self.times[0], self.times[-1]
 
     @property
     def crops(self) -> np.ndarray:
@@ -101,6 +123,7 @@ class PreprocessOptions:
     crop: Literal["official", "margin"] = "official"
     margin: float = 0.25  # only for crop="margin"
     min_face_px: int = 24
+    previews: bool = False  # videos: JPEG previews of the frames the faces were found in (MediaInfo.previews)
 
 
 class PreprocessError(Exception):

@@ -296,3 +296,37 @@ def test_api_docs_render_offline(
     finally:
         page.close()
     assert set(elsewhere) <= cosmetic, f"{path} asked other hosts: {elsewhere}"
+
+
+def test_a_video_the_browser_cannot_play_is_drawn_on_the_server_frames(
+    open_demo: Callable[..., Page], tmp_path: Path
+) -> None:
+    """Issue 9: an iPhone's HEVC .mov, which Chromium cannot decode, showed a blank canvas and no caption.
+    Now the faces are drawn on the server's previews of the very frames they were found in."""
+    source = moving_face()
+    clip = tmp_path / "IMG_0001.mov"
+    clip.write_bytes(encode_clip(source, 30, "mov", "libx265", fps=15))
+    page = open_demo()
+    page.get_by_label("Image or video").set_input_files(clip)
+    result = submit_and_wait(page)
+    assert result["media"]["codec"] == "hevc"
+    face = result["faces"][0]
+    previews = {p["frame_index"] for p in result["media"]["previews"]}
+    assert {f["frame_index"] for f in face["frames"]} <= previews
+    expect(page.locator("#canvas-caption")).to_contain_text("frames the server decoded")
+    frame = page.get_by_label("Sampled frame")
+    # The slider walks every frame reported: the clip's sampled ones and each face's own (inside its span).
+    own = {f["frame_index"] for answer in result["faces"] for f in answer["frames"]}
+    walked = sorted({*result["media"]["sampled_frames"], *own})
+    for shown in (face["frames"][0], face["frames"][-1]):
+        position = walked.index(shown["frame_index"])
+        frame.fill(str(position))
+        expect(page.locator("#frame-label")).to_contain_text(f"{position + 1} of {len(walked)}")
+        x0, y0, x1, y1 = shown["box"]
+        assert is_face_green(pixel(page, x0, (y0 + y1) / 2)), shown
+        # Under the face (the astronaut's suit, no strokes there): the picture of that frame (a JPEG of it),
+        # not the grey of a missing picture.
+        x, y = round((x0 + x1) / 2), 380
+        expected = source(shown["frame_index"], 30)[y, x]
+        got = pixel(page, x, y)
+        assert max(abs(int(a) - int(b)) for a, b in zip(got, expected, strict=True)) <= 40, (got, expected)

@@ -64,12 +64,12 @@ class FakePreprocessor:
         if spec["kind"] == "image":
             faces = [_face(i, 10.0 + 150 * i) for i in range(spec.get("faces", 1))][: options.max_faces]
             return ImageResult(MediaInfo("image", "png", 640, 480, len(data)), faces, timings)
-        tracks = [
-            Track(t, [_face(10 * t + f, 10.0 + 150 * t) for f in range(NUM_VIDEO_FRAMES)], 3, 1.0)
-            for t in range(spec.get("tracks", 1))
-        ][: options.max_faces]
         indices = [0, 4, 8, 12, 17, 21, 25, 29]
         times = [i / 10 for i in indices]
+        tracks = [
+            Track(t, [_face(10 * t + f, 10.0 + 150 * t) for f in range(NUM_VIDEO_FRAMES)], 3, 1.0, indices, times)
+            for t in range(spec.get("tracks", 1))
+        ][: options.max_faces]
         media = MediaInfo("video", "mp4", 640, 480, len(data), 30, 10.0, 3.0, indices, times, "h264")
         frames = [
             FrameFaces(i, t, [tr.faces[n] for tr in tracks])

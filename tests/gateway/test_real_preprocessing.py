@@ -197,3 +197,38 @@ def test_a_bug_in_a_worker_comes_back_as_internal_error_with_its_diagnosis():
     assert error.code == "internal_error"
     assert "Traceback" in error.message and "AttributeError" in error.message
     assert faces == 1
+
+
+@pytest.fixture(scope="module")
+def clip_gateway(start_real_gateway: Callable[..., tuple[httpx.Client, PreprocessPool]]) -> httpx.Client:
+    return start_real_gateway(max_queue=4)[0]
+
+
+def _content_types(engine_state) -> list[str]:
+    return [part["type"] for body in engine_state.received for message in body["messages"]
+            if isinstance(message["content"], list) for part in message["content"]]
+
+
+@pytest.mark.parametrize(
+    ("on_screen", "tower", "media_part"),
+    [(range(0, 48), "video", "video_url"), (range(48, 52), "image", "image_url")],  # frame 50 is sampled
+    ids=["leaves-after-1.6s", "seen-in-one-sampled-frame"],
+)
+def test_a_face_on_screen_part_of_a_clip_is_answered_over_its_span(
+    clip_gateway, engine_state, on_screen, tower, media_part
+):
+    """Issue 9: the expression (video tower) answer covers only where the face is; a face seen in one
+    sampled frame is answered by the image tower from that frame. The response says which and when."""
+    face, sky = moving_face(), cv2.resize(coffee(), (640, 480))
+    clip = encode_clip(lambda i, n: face(i - on_screen[0], 48) if i in on_screen else sky, 120)
+    engine_state.received.clear()
+    response = upload(clip_gateway, clip, tasks="expression")
+    assert response.status_code == 200, response.text
+    (answer,) = response.json()["faces"]
+    assert answer["tower"] == tower
+    start, end = answer["span"]
+    assert on_screen[0] / 30 <= start <= end <= on_screen[-1] / 30
+    times = [frame["time"] for frame in answer["frames"]]
+    assert (times[0], times[-1]) == (start, end) and len(times) == (8 if tower == "video" else 1)
+    assert all(not frame["interpolated"] for frame in answer["frames"])
+    assert media_part in _content_types(engine_state)

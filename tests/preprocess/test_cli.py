@@ -41,7 +41,31 @@ def test_video_json_has_eight_frames_and_tracks(files: Path, capsys: pytest.Capt
     out = VideoFacesOut.model_validate_json(capsys.readouterr().out)
     assert len(out.frames) == 8 and [f.index for f in out.frames] == sorted(f.index for f in out.frames)
     (track,) = out.tracks
-    assert len(track.faces) == 8 and sum(f.interpolated for f in track.faces) == 4
+    assert track.tower == "video" and track.presence == 0.5
+    assert len(track.faces) == 8 and not any(f.interpolated for f in track.faces)
+    assert track.span == [track.faces[0].time, track.faces[-1].time] and track.span[0] >= 20 / 30
+    assert [f.frame_index for f in track.faces] == sorted({f.frame_index for f in track.faces})
+
+
+def test_video_text_names_faces_by_track_and_frame(files: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 9: a track's entries are its frames ("track 0 frame 21 at 0.700 s"), not "face 0 ... face 7"."""
+    out = VideoFacesOut.model_validate_json(_json(files / "clip.mp4", capsys))
+    lines = _text(files / "clip.mp4", capsys)
+    (track,) = out.tracks
+    expected = [f"  track 0 frame {f.frame_index} at {f.time:.3f} s: box [" for f in track.faces]
+    assert [line[: len(e)] for line, e in zip(lines[-8:], expected, strict=True)] == expected
+    assert lines[-9].startswith(f"track 0: present in 50% of sampled frames, video tower, {track.span[0]:.3f}-")
+    assert any(line.startswith("  face 0 (track 0): box [") for line in lines)
+
+
+def _json(path: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    assert faces_main([str(path), "--json"]) == 0
+    return capsys.readouterr().out
+
+
+def _text(path: Path, capsys: pytest.CaptureFixture[str]) -> list[str]:
+    assert faces_main([str(path)]) == 0
+    return capsys.readouterr().out.splitlines()
 
 
 def test_text_output_lists_every_face(files: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Callable
 
+import cv2
 import numpy as np
 import pytest
+import tifffile
 from PIL import Image
 
 from service.preprocess.decode_image import decode_image
@@ -19,9 +22,10 @@ from .media import astronaut, encode_image, png_claiming
 LIMITS = PreprocessLimits()
 
 
-@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF"])
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF", "HEIF", "AVIF", "PPM"])
 def test_every_format_decodes_to_rgb_with_the_face_found(fmt: str) -> None:
-    result = run(encode_image(astronaut(), fmt))
+    """HEIF (an iPhone's HEIC: HEVC inside) and AVIF are ISO media files like MP4: sniffed as images."""
+    result = run(encode_image(astronaut(), fmt, **({"quality": 90} if fmt in ("HEIF", "AVIF") else {})))
     assert result.media.format == fmt.lower()
     assert (result.media.width, result.media.height) == (512, 512)
     assert len(result.faces) == 1
@@ -42,6 +46,60 @@ def test_pixel_modes_become_rgb_uint8(mode: str) -> None:
         gray = np.asarray(Image.fromarray(astronaut()).convert("L"))
         assert np.abs(rgb[..., 0].astype(int) - gray).max() <= 1
         assert (rgb[..., 0] == rgb[..., 2]).all()
+
+
+def _netpbm(magic: str, pixels: np.ndarray, maxval: int) -> bytes:
+    height, width = pixels.shape[:2]
+    header = f"{magic}\n# made by the test\n{width} {height}\n{maxval}\n".encode()
+    if magic in ("P2", "P3"):  # plain (text) variants
+        return header + " ".join(str(v) for v in pixels.ravel()).encode() + b"\n"
+    return header + pixels.astype(">u2" if maxval > 255 else np.uint8).tobytes()
+
+
+def _sixteen_bit(rgb: np.ndarray) -> np.ndarray:
+    return rgb.astype(np.uint16) * 257
+
+
+def _tiff16(pixels: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, pixels, photometric="rgb" if pixels.ndim == 3 else "minisblack")
+    return buffer.getvalue()
+
+
+def _png16(pixels: np.ndarray) -> bytes:
+    ok, png = cv2.imencode(".png", pixels[..., ::-1] if pixels.ndim == 3 else pixels)
+    assert ok
+    return png.tobytes()
+
+
+_GRAY = np.asarray(Image.fromarray(astronaut()).convert("L"))
+
+
+@pytest.mark.parametrize(("name", "data", "expected"), [
+    ("PGM", lambda: _netpbm("P5", _GRAY, 255), _GRAY),
+    ("PGM 16-bit", lambda: _netpbm("P5", _sixteen_bit(_GRAY), 65535), _GRAY),
+    ("PPM 16-bit", lambda: _netpbm("P6", _sixteen_bit(astronaut()), 65535), astronaut()),
+    ("plain PPM", lambda: _netpbm("P3", astronaut(), 255), astronaut()),
+    ("PNG 16-bit RGB", lambda: _png16(_sixteen_bit(astronaut())), astronaut()),
+    ("PNG 16-bit gray", lambda: _png16(_sixteen_bit(_GRAY)), _GRAY),
+    ("TIFF 16-bit RGB", lambda: _tiff16(_sixteen_bit(astronaut())), astronaut()),
+    ("TIFF 16-bit gray", lambda: _tiff16(_sixteen_bit(_GRAY)), _GRAY),
+], ids=lambda value: value if isinstance(value, str) else "")
+def test_data_set_formats_decode_to_the_8_bit_picture(name: str, data: Callable[[], bytes],
+                                                       expected: np.ndarray) -> None:
+    """Data sets ship PGM/PPM and 16-bit PNG/TIFF: each decodes to the 8-bit picture, and the face is found."""
+    encoded = data()
+    result = run(encoded)
+    assert len(result.faces) == 1
+    rgb = decode_image(encoded, result.media.format, LIMITS)
+    reference = expected if expected.ndim == 3 else np.repeat(expected[..., None], 3, axis=2)
+    assert rgb.dtype == np.uint8 and np.abs(rgb.astype(int) - reference).max() <= 1
+
+
+def test_a_dark_16_bit_picture_stays_dark() -> None:
+    """A 16-bit value of 200 is 0.3 % of full scale, not the 8-bit 200."""
+    rgb = decode_image(_png16(np.full((8, 8), 200, np.uint16)), "png", LIMITS)
+    assert (rgb <= 1).all()
 
 
 def test_transparent_pixels_become_white() -> None:

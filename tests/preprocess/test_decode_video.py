@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import itertools
+from fractions import Fraction
 from functools import cache
 
 import av
@@ -10,12 +12,14 @@ import numpy as np
 import pytest
 
 from service.preprocess.deadline import Deadline
-from service.preprocess.decode_video import DecodedVideo, decode_video, sample_indices
+from service.preprocess.decode_video import DecodedVideo, decode_video
 from service.preprocess.limits import PreprocessLimits
+from service.preprocess.official_frames import Resampled, official_positions
 from service.preprocess.sniff import sniff
 from service.preprocess.types import PreprocessError
 
 from .conftest import run
+from .ffmpeg_oracle import official_sample
 from .media import audio_only, encode_clip, moving_face, with_display_rotation
 
 FRAMES = 45
@@ -48,10 +52,11 @@ def _closest_source_frame(frame: np.ndarray, n: int) -> int:
 ])
 def test_samples_the_training_frames_from_every_container(container: str, codec: str, pix_fmt: str, fmt: str,
                                                           name: str) -> None:
-    """Each returned frame is the source frame at linspace(0, n-1, 8), found with keyframes every 8 frames."""
+    """Each returned frame is the source frame the official path (ffmpeg fps=24, then linspace truncation)
+    feeds the model, found with keyframes every 8 frames."""
     clip = encode_clip(SOURCE, FRAMES, container, codec, pix_fmt=pix_fmt, gop=8)
     video = _decode(clip)
-    expected = np.linspace(0, FRAMES - 1, 8).round().astype(int).tolist()
+    expected = official_sample(list(range(FRAMES)), Fraction(1, 30), [1] * FRAMES)
     assert video.indices == expected
     assert video.frame_count == FRAMES
     assert video.codec == name
@@ -62,10 +67,46 @@ def test_samples_the_training_frames_from_every_container(container: str, codec:
     assert sniff(clip).format == fmt
 
 
-def test_sample_indices_match_the_training_sampler() -> None:
-    assert sample_indices(100) == [0, 14, 28, 42, 57, 71, 85, 99]
-    assert sample_indices(3) == [0, 0, 1, 1, 1, 1, 2, 2]  # short clips repeat frames: always 8
-    assert sample_indices(1) == [0] * 8
+def test_official_positions_truncate_like_the_official_processor() -> None:
+    for count in (1, 3, 8, 36, 100, 1441):
+        assert official_positions(count) == np.linspace(0, count - 1, 8, dtype=int).tolist()
+    assert official_positions(3) == [0, 0, 0, 0, 1, 1, 1, 2]  # short clips repeat frames: always 8
+
+
+def _irregular(n: int, step: int) -> list[int]:
+    """A variable-frame-rate clip (a phone that dropped frames): steps of 1 to 3 nominal frames."""
+    return np.cumsum([0] + [step * (1 + (i * 7) % 3) for i in range(n - 1)]).tolist()
+
+
+_CLOCKS = [(Fraction(1, num), den) for num, den in ((24, 1), (25, 1), (30, 1), (60, 1), (50, 1), (15, 1), (12, 1))]
+
+
+@pytest.mark.parametrize("frames", [1, 2, 7, 45, 121, 1000])
+@pytest.mark.parametrize(("time_base", "step"), [
+    *_CLOCKS,
+    (Fraction(1001, 30000), 1),  # NTSC 29.97 in frame units
+    (Fraction(1, 30000), 1001),  # NTSC 29.97 in an mp4 time base
+    (Fraction(1, 24000), 1001),  # 23.976
+    (Fraction(1, 90000), 1500),  # 60 fps in an MPEG time base
+    (Fraction(1, 1000), 33),  # Matroska milliseconds, 30.3 fps
+    (Fraction(1, 15360), 512),  # libx264's mp4 time base at 30 fps
+])
+def test_frames_equal_the_official_ffmpeg_resampling(frames: int, time_base: Fraction, step: int) -> None:
+    """Against libavfilter's own fps=24 filter, over many frame rates, time bases and durations."""
+    for pts in ([i * step for i in range(frames)], _irregular(frames, step)):
+        durations = [b - a for a, b in itertools.pairwise(pts)] + [step]
+        clock = Resampled.of(pts, time_base, pts[-1] + step)
+        # Where ffmpeg writes no frame at all (a clip under half a tick) the service takes the one it has.
+        assert clock.sample_frames() == (official_sample(pts, time_base, durations) or [0] * 8)
+
+
+def test_official_frames_inside_a_span_are_the_official_rule_on_the_cut_clip() -> None:
+    pts = list(range(300))
+    clock = Resampled.of(pts, Fraction(1, 30), 300)
+    first, last = 40, 130
+    cut = [p for p in pts if first <= clock.ticks[p] <= last]
+    assert clock.sample(first, last) == [first + p for p in official_positions(last - first + 1)]
+    assert set(clock.sample_frames(first, last)) <= set(cut)
 
 
 def test_a_one_frame_video_gives_eight_copies() -> None:
@@ -106,7 +147,8 @@ def test_truncated_webm_gives_eight_frames_over_what_plays() -> None:
     video = _decode(clip[: int(len(clip) * 0.6)])
     assert 0 < video.frame_count < FRAMES
     assert len(video.frames) == 8
-    assert video.indices == sample_indices(video.frame_count)
+    decodable = list(range(video.frame_count))
+    assert video.indices == official_sample(decodable, Fraction(1, 30), [1] * video.frame_count)
     assert [_closest_source_frame(frame, FRAMES) for frame in video.frames] == video.indices
 
 

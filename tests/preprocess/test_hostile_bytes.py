@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import io
+import resource
+import time
+from fractions import Fraction
+
+import av
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from service.preprocess.errors import ERRORS, fail
+from service.preprocess.limits import PreprocessLimits
 from service.preprocess.types import ImageResult, PreprocessError, VideoResult
 
 from .conftest import run
-from .media import astronaut, encode_image
+from .media import astronaut, canvas_with_face, encode_image
 
 PREFIXES = [b"", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF89a", b"BM", b"II*\x00", b"RIFF\0\0\0\0WEBP",
-            b"RIFF\0\0\0\0AVI ", b"\0\0\0\x18ftypisom", b"\0\0\0\x14ftypqt  ", b"\x1a\x45\xdf\xa3"]
+            b"RIFF\0\0\0\0AVI ", b"\0\0\0\x18ftypisom", b"\0\0\0\x14ftypqt  ", b"\x1a\x45\xdf\xa3",
+            b"\0\0\0\x1cftypheic\0\0\0\0mif1heic", b"\0\0\0\x20ftypavif\0\0\0\0avifmif1", b"P6\n", b"P5 "]
+HEIC = encode_image(astronaut()[::4, ::4].copy(), "HEIF")
 JPEG = encode_image(astronaut()[::4, ::4].copy(), "JPEG")
 
 
@@ -26,6 +37,15 @@ def test_random_bytes_behind_real_magic_numbers(prefix: bytes, tail: bytes) -> N
 @given(cut=st.integers(0, len(JPEG)), flips=st.lists(st.integers(0, len(JPEG) - 1), max_size=8))
 def test_truncated_and_bit_flipped_jpeg(cut: int, flips: list[int]) -> None:
     data = bytearray(JPEG)
+    for position in flips:
+        data[position] ^= 0xFF
+    _assert_handled(bytes(data[: max(cut, 1)]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(cut=st.integers(0, len(HEIC)), flips=st.lists(st.integers(0, len(HEIC) - 1), max_size=8))
+def test_truncated_and_bit_flipped_heic(cut: int, flips: list[int]) -> None:
+    data = bytearray(HEIC)
     for position in flips:
         data[position] ^= 0xFF
     _assert_handled(bytes(data[: max(cut, 1)]))
@@ -52,3 +72,58 @@ def test_every_code_maps_to_an_error_status_and_a_distinct_exit_status() -> None
     assert all(400 <= spec.http_status < 600 for spec in ERRORS.values())
     exits = [spec.exit_status for spec in ERRORS.values()]
     assert len(set(exits)) == len(exits) and 0 not in exits and 2 not in exits
+
+
+def _mjpeg_clip(container: str, pictures: list[Image.Image]) -> bytes:
+    """Motion JPEG whose header announces the first picture's size: later JPEGs may be any size, as in a
+    hand-made (or hostile) file; the muxer copies the packets without looking inside them."""
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format=container) as out:
+        stream = out.add_stream("mjpeg", rate=10)
+        stream.width, stream.height = pictures[0].size
+        stream.pix_fmt = "yuvj420p"
+        for number, picture in enumerate(pictures):
+            jpeg = io.BytesIO()
+            picture.save(jpeg, "JPEG", quality=30)
+            packet = av.Packet(jpeg.getvalue())
+            packet.stream, packet.pts, packet.dts = stream, number, number
+            packet.time_base, packet.is_keyframe = Fraction(1, 10), True
+            out.mux(packet)
+    return buffer.getvalue()
+
+
+def _small_face() -> Image.Image:
+    return Image.fromarray(canvas_with_face(64, 64, 60, 2, 2))
+
+
+@pytest.mark.parametrize("container", ["avi", "matroska"])
+def test_a_giant_frame_behind_a_small_header_is_refused_before_it_is_decoded(container: str) -> None:
+    """Issue 10 point 2: 64 x 64 in the header, a 4200 x 4200 frame later (over the 4K frame limit)."""
+    giant = Image.new("RGB", (4200, 4200), (90, 90, 90))
+    clip = _mjpeg_clip(container, [_small_face()] * 3 + [giant] + [_small_face()] * 3)
+    assert len(clip) < 1_000_000
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.monotonic()
+    with pytest.raises(PreprocessError) as refusal:
+        run(clip)
+    assert refusal.value.code == "too_large"
+    assert time.monotonic() - started < 5
+    # A decoded 4200 x 4200 frame alone is 26 MB (YUV) and 53 MB as RGB; the peak must not grow by one.
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before < 20_000  # KiB
+
+
+@pytest.mark.parametrize("container", ["avi", "matroska"])
+def test_a_frame_size_change_within_the_limits_is_a_typed_refusal(container: str) -> None:
+    """Frames that change size mid-clip would put one frame's face box on another frame: refused, never a
+    crop failure (500)."""
+    clip = _mjpeg_clip(container, [_small_face()] * 4 + [Image.new("RGB", (400, 400))] * 4)
+    with pytest.raises(PreprocessError) as refusal:
+        run(clip)
+    assert refusal.value.code == "corrupt_media"
+
+
+def test_the_decoded_pixels_are_bounded() -> None:
+    clip = _mjpeg_clip("avi", [_small_face()] * 40)
+    with pytest.raises(PreprocessError) as refusal:
+        run(clip, limits=PreprocessLimits(max_decoded_video_pixels=64 * 64 * 5))
+    assert refusal.value.code == "too_large"

@@ -17,7 +17,9 @@ const $ = (id) => document.getElementById(id);
 
 // The API key lives only in this input and in the request it is sent with.
 let tasksTouched = false;
-let shown = null; // {media: HTMLImageElement|HTMLVideoElement, url: object URL, result: the API's JSON}
+// {media: HTMLImageElement|HTMLVideoElement|null, url: object URL, result: the API's JSON,
+//  frames: [{index, time}] the slider walks, previews: Map frame index -> Promise of a loaded <img> or null}
+let shown = null;
 let drawing = Promise.resolve(); // draws run one after another: a video seek must finish before the next
 
 function element(tag, text, className) {
@@ -113,6 +115,8 @@ async function submit(event) {
   body.append("file", file, file.name);
   body.append("tasks", tasks.join(","));
   body.append("landmarks", $("landmarks").value);
+  // The server's JPEGs of the frames it reports faces on, for when this browser cannot play the video.
+  if (isVideo(file)) body.append("frame_previews", "true");
   const headers = {};
   const key = $("api-key").value.trim();
   if (key) headers.Authorization = `Bearer ${key}`;
@@ -178,6 +182,8 @@ function faceSection(face, media) {
   let details = `detector score ${face.score.toFixed(3)}, box [${box}] px`;
   if (media.type === "video") {
     details += `, track ${face.track_id}, in ${Math.round(face.presence * 100)} % of sampled frames`;
+    if (face.span) details += `; the answers cover ${face.span[0].toFixed(2)}\u2013${face.span[1].toFixed(2)} s`;
+    if (face.tower === "image") details += " (seen too briefly for the video tower: answered from its best frame)";
   }
   section.append(element("p", details, "hint"));
   const table = element("table");
@@ -208,10 +214,17 @@ function summaryText(result) {
 
 function loadMedia(file, video) {
   // Resolves with a loaded <img> or <video>, or null when this browser cannot show the format (e.g. TIFF,
-  // or a codec it lacks): the faces are then drawn on grey.
+  // or a codec it lacks, such as an iPhone's HEVC .mov): a video is then drawn from the server's frame
+  // previews, an image on grey. A video that "loads" without a picture (no decoder for its codec) counts
+  // as not shown, so the fallback always triggers.
   const url = URL.createObjectURL(file);
   return new Promise((resolve) => {
     const media = document.createElement(video ? "video" : "img");
+    if (video && file.type && media.canPlayType(file.type) === "") {
+      URL.revokeObjectURL(url);
+      resolve(null);
+      return;
+    }
     let settled = false;
     const done = (ok) => {
       if (settled) return;
@@ -223,9 +236,9 @@ function loadMedia(file, video) {
     if (video) {
       media.muted = true;
       media.preload = "auto";
-      media.addEventListener("loadeddata", () => done(true), { once: true });
+      media.addEventListener("loadeddata", () => done(media.videoWidth > 0), { once: true });
     } else {
-      media.addEventListener("load", () => done(true), { once: true });
+      media.addEventListener("load", () => done(media.naturalWidth > 0), { once: true });
     }
     media.addEventListener("error", () => done(false), { once: true });
     media.src = url;
@@ -256,36 +269,70 @@ function drawFace(context, face, colour, scale) {
   }
 }
 
+function frameList(result) {
+  // Every frame the response reports faces on, in time order: the clip's sampled frames and each face's own
+  // frames (a face that comes and goes is sampled inside the span where it is present).
+  const frames = new Map();
+  result.media.sampled_frames.forEach((index, n) => frames.set(index, result.media.sampled_times[n]));
+  for (const face of result.faces) for (const f of face.frames || []) frames.set(f.frame_index, f.time);
+  return [...frames.entries()].sort((a, b) => a[0] - b[0]).map(([index, time]) => ({ index, time }));
+}
+
+function previewImage(preview) {
+  // The data URL becomes a blob: URL, which the page's Content-Security-Policy allows for images.
+  const bytes = Uint8Array.from(atob(preview.image.split(",")[1]), (c) => c.charCodeAt(0));
+  const url = URL.createObjectURL(new Blob([bytes], { type: "image/jpeg" }));
+  return new Promise((resolve) => {
+    const picture = new Image();
+    picture.addEventListener("load", () => resolve(picture), { once: true });
+    picture.addEventListener("error", () => resolve(null), { once: true });
+    picture.src = url;
+  });
+}
+
+function previewFor(index) {
+  if (!shown.previews.has(index)) {
+    const preview = (shown.result.media.previews || []).find((p) => p.frame_index === index);
+    shown.previews.set(index, preview ? previewImage(preview) : Promise.resolve(null));
+  }
+  return shown.previews.get(index);
+}
+
 async function drawShown() {
   // The canvas has the upload's pixel size (the API's coordinates) and CSS scales it to the page, so the
   // strokes are widened by the same factor to stay visible.
-  const { media, result } = shown;
+  const { media, result, frames } = shown;
   const canvas = $("canvas");
   const video = result.media.type === "video";
-  const position = Number($("frame").value);
+  const frame = video ? frames[Number($("frame").value)] : null;
   canvas.width = result.media.width;
   canvas.height = result.media.height;
   const context = canvas.getContext("2d");
-  if (video && media) await seek(media, result.media.sampled_times[position] || 0);
-  if (media) context.drawImage(media, 0, 0, canvas.width, canvas.height);
+  let picture = media;
+  if (video && media) await seek(media, frame.time);
+  else if (video) picture = await previewFor(frame.index);
+  if (picture) context.drawImage(picture, 0, 0, canvas.width, canvas.height);
   else {
     context.fillStyle = "#333";
     context.fillRect(0, 0, canvas.width, canvas.height);
   }
   const scale = Math.max(1, canvas.width / Math.max(1, canvas.clientWidth));
   let filledIn = false;
+  let drawn = 0;
   for (const face of result.faces) {
-    const where = video && face.frames ? face.frames[position] : face;
+    const where = video ? (face.frames || []).find((f) => f.frame_index === frame.index) : face;
     if (!where) continue;
     drawFace(context, where, FACE_COLOURS[face.index % FACE_COLOURS.length], scale);
     filledIn = filledIn || Boolean(where.interpolated);
+    drawn += 1;
   }
-  canvas.dataset.drawn = String(result.faces.length);
-  let caption = media ? "" : "This browser cannot show this file's format; the faces are drawn on grey. ";
+  canvas.dataset.drawn = String(drawn);
+  let caption = "";
+  if (!media && picture) caption = "This browser cannot play this file; the faces are drawn on the frames the server decoded. ";
+  else if (!media) caption = "This browser cannot show this file's format; the faces are drawn on grey. ";
   if (video) {
-    const time = result.media.sampled_times[position];
-    $("frame-label").textContent = `${position + 1} of 8 (${time.toFixed(2)} s)`;
-    if (filledIn) caption += "Dashed boxes: face not detected in this frame, filled in from its neighbours.";
+    $("frame-label").textContent = `${Number($("frame").value) + 1} of ${frames.length} (frame ${frame.index}, ${frame.time.toFixed(2)} s)`;
+    if (filledIn) caption += "Dashed boxes: face not detected in this frame, filled in between its detections.";
   }
   $("canvas-caption").textContent = caption;
 }
@@ -294,10 +341,17 @@ async function showResult(file, result) {
   if (shown && shown.url) URL.revokeObjectURL(shown.url);
   const video = result.media.type === "video";
   const loaded = await loadMedia(file, video);
-  shown = { media: loaded && loaded.media, url: loaded && loaded.url, result };
+  const frames = video ? frameList(result) : [];
+  shown = { media: loaded && loaded.media, url: loaded && loaded.url, result, frames, previews: new Map() };
   $("summary").textContent = summaryText(result);
   $("frame-picker").hidden = !video;
-  if (video) $("frame").value = String(result.faces.length ? result.faces[0].best_frame || 0 : 0);
+  if (video) {
+    // Start on the first face's best frame.
+    const first = result.faces[0];
+    const best = first && first.frames ? first.frames[first.best_frame].frame_index : frames[0].index;
+    $("frame").max = String(frames.length - 1);
+    $("frame").value = String(Math.max(0, frames.findIndex((f) => f.index === best)));
+  }
   const faces = $("faces");
   faces.replaceChildren(...result.faces.map((face) => faceSection(face, result.media)));
   $("results").hidden = false;
