@@ -22,6 +22,7 @@ import httpx
 from pydantic import ValidationError
 
 from common.engine_protocol import INFO_PATH, EngineInfo
+from service.api.engine_payloads import ROUTING_KEY_HEADER, routing_key
 from service.api.errors import ApiError
 from service.api.metrics import GatewayMetrics
 from service.api.settings import Settings
@@ -101,7 +102,7 @@ class EngineClient:
     async def stream_chat(self, payload: dict[str, Any], request_id: str) -> AsyncIterator[bytes]:
         """Open a streamed chat completion; errors before the first byte raise, later ones end the stream."""
         request = self._http.build_request(
-            "POST", "/v1/chat/completions", json=payload, headers={"X-Request-ID": request_id}
+            "POST", "/v1/chat/completions", json=payload, headers=_engine_headers(payload, request_id)
         )
         response = await self._send(request, stream=True)
         if response.status_code != 200:
@@ -123,7 +124,7 @@ class EngineClient:
     async def _call(
         self, method: str, path: str, payload: dict[str, Any] | None, request_id: str | None
     ) -> dict:
-        headers = {"X-Request-ID": request_id} if request_id else None
+        headers = _engine_headers(payload, request_id)
         response = await self._send(self._http.build_request(method, path, json=payload, headers=headers))
         if response.status_code != 200:
             raise self._status_failure(response.status_code, response.content)
@@ -168,6 +169,15 @@ class EngineClient:
         log.warning("engine call failed", extra={"kind": kind, "status": status, "error": error})
         retry_after = self._settings.retry_after_s if status in (429, 503) else None
         return ApiError(status, code, message, retry_after=retry_after)
+
+
+def _engine_headers(payload: dict[str, Any] | None, request_id: str | None) -> dict[str, str]:
+    """The request id for the engine's logs and, with a body, the face's routing key for vllm-router (a single
+    engine ignores it)."""
+    headers = {"X-Request-ID": request_id} if request_id else {}
+    if payload is not None:
+        headers[ROUTING_KEY_HEADER] = routing_key(payload)
+    return headers
 
 
 def _engine_message(body: bytes) -> str:

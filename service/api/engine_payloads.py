@@ -2,11 +2,14 @@
 eight crops) first, then the question, and the crop-pixel landmarks in mm_processor_kwargs.
 
 Putting the medium before the text makes every task on one face share the same prompt prefix (system prompt,
-image tokens), which vLLM's prefix cache computes once.
+image tokens), which vLLM's prefix cache computes once. With several engine replicas behind vLLM's router, that
+cache lives in one replica: routing_key() names the face medium so the router sends its requests to one replica.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -22,6 +25,10 @@ Decoding = Literal["greedy", "official"]
 OFFICIAL_TEMPERATURE = 0.1
 OFFICIAL_TOP_K = 50
 OFFICIAL_MAX_TOKENS = 1024
+
+# The first header vllm-router's consistent_hash policy reads for its key (before X-Request-ID, which is per call).
+ROUTING_KEY_HEADER = "X-Session-ID"
+_MEDIA_PART_TYPES = ("image_url", "video_url")
 
 
 @dataclass(frozen=True)
@@ -80,3 +87,25 @@ def task_payload(
     if top_logprobs:
         payload["top_logprobs"] = top_logprobs
     return payload
+
+
+def routing_key(payload: dict[str, Any]) -> str:
+    """A digest of the request's first medium (the face crop or crops), else of its first message.
+
+    Every task on one face sends the same medium, and the same upload always gives the same crops and the same
+    bytes (the encoders are deterministic), so all of them, and a client's repeated requests for the same media,
+    share a key and thus a replica: the one whose prefix cache holds that face. A digest of content rather than a
+    request id keeps the mapping stable across gateway pods and restarts.
+    """
+    messages = payload.get("messages") or []
+    for message in messages:
+        content = message.get("content")
+        for part in content if isinstance(content, list) else ():
+            kind = part.get("type")
+            if kind in _MEDIA_PART_TYPES and isinstance(part.get(kind), dict):
+                return _digest(str(part[kind].get("url", "")))
+    return _digest(json.dumps(messages[:1], sort_keys=True, default=str))
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]

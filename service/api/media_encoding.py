@@ -37,7 +37,8 @@ def video_data_url(crops: np.ndarray) -> str:
     for crop in crops:
         _check_crop(crop)
     buffer = io.BytesIO()
-    with av.open(buffer, "w", format="matroska") as container:
+    # bitexact: no random segment id or date in the file, so the same crops give the same bytes (and routing key).
+    with av.open(buffer, "w", format="matroska", options={"fflags": "+bitexact"}) as container:
         stream = container.add_stream("ffv1", rate=_FRAME_RATE)
         stream.width = stream.height = CROP_SIZE
         stream.pix_fmt = "bgr0"
