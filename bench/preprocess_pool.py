@@ -58,6 +58,7 @@ def main() -> None:
         side = samples[f"pool{processes}"]
         print(f"pool, {processes} process(es): {side.describe(args.images, 'images')}  "
               f"= {ratio(samples['serial'], side)} the baseline's rate")
+    print(f"pool, 2 processes / 1 process: {ratio(samples['pool1'], samples['pool2'])} the rate")
 
 
 if __name__ == "__main__":

@@ -59,7 +59,8 @@ def test_gateway_overhead(engine: ChildServer) -> None:
 def test_preprocess_pool() -> None:
     output = run_bench(sys.executable, "preprocess_pool", "--smoke")
     assert_figures(output, rf"in-process, serial : +{SAMPLES}", *(rf"pool, {n} process\(es\): +{SAMPLES}.*= {RATIO}"
-                                                                  for n in (1, 2)))
+                                                                  for n in (1, 2)),
+                   rf"pool, 2 processes / 1 process: {RATIO}")
 
 
 def test_preprocess_video() -> None:
