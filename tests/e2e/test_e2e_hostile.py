@@ -87,29 +87,31 @@ def test_the_engine_port_needs_the_key_and_fetches_no_urls(engine):
 @pytest.mark.slow
 def test_the_launcher_restarts_a_killed_engine_and_leaves_no_orphan(tiny_model: Path, tmp_path: Path):
     port, engine_port = free_port(), free_port()
-    launcher = subprocess.Popen(
-        [sys.executable, "-m", "service.stack", "--model", str(tiny_model), "--port", str(port),
-         "--engine-port", str(engine_port), "--var-dir", str(tmp_path)],
-        cwd=ROOT, env={**os.environ, "FACELLAVA_PREPROCESS_WORKERS": "1"}, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, start_new_session=True,
-    )
-    readyz = f"http://127.0.0.1:{port}/readyz"
+    output = tmp_path / "launcher.out"
+    with output.open("w") as sink:
+        launcher = subprocess.Popen(
+            [sys.executable, "-m", "service.stack", "--model", str(tiny_model), "--port", str(port),
+             "--engine-port", str(engine_port), "--var-dir", str(tmp_path)],
+            cwd=ROOT, env={**os.environ, "FACELLAVA_PREPROCESS_WORKERS": "1"}, stdout=sink,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    printed = lambda: output.read_text(errors="replace")  # noqa: E731
     try:
-        assert wait_for(lambda: healthy(readyz), 600), "the stack did not start"
+        assert wait_for(lambda: "Face-LLaVA is up" in printed(), 600), printed()
         server = _listener(engine_port)
-        first_group = group_members(os.getpgid(server))
-        assert len(first_group) >= 2  # the API server and its engine core
+        assert len(group_members(os.getpgid(server))) >= 2  # the API server, its engine core and worker
         os.kill(server, signal.SIGKILL)
         assert wait_for(lambda: not group_members(server), 30), "the engine core outlived its API server"
-        assert wait_for(lambda: healthy(readyz), 600), "the launcher did not bring the engine back"
+        assert wait_for(lambda: printed().count("engine ready") == 2, 600), printed()
         assert _listener(engine_port) != server
+        assert wait_for(lambda: healthy(f"http://127.0.0.1:{port}/readyz"), 30)  # the gateway recovered alone
         chat = {"model": "facellava", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
         assert httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=chat, timeout=120).status_code == 200
         second = os.getpgid(_listener(engine_port))
     finally:
         launcher.send_signal(signal.SIGTERM)
-        output, _ = launcher.communicate(timeout=90)
-    assert "restarting it" in output, output
+        launcher.wait(timeout=90)
+    assert "the engine exited (-9); restarting it" in printed(), printed()
     assert not group_members(second), "the launcher's stop left engine processes behind"
 
 
