@@ -177,7 +177,7 @@ def test_parsers_cover_exactly_the_vocabularies():
         ("expression", "There are no signs of happiness, sadness or anger; the face stays calm.", ["neutral"]),
         ("expression", "The subject's expression doesn't suggest shock or fear; it indicates sadness.", ["sad"]),
         ("attributes", "She is not wearing glasses, a hat or earrings, but she is smiling.", ["Smiling"]),
-        ("attributes", "He has no hat and is smiling.", ["Smiling"]),
+        ("attributes", "He has no hat and is smiling.", ["Male", "Smiling"]),
         ("attributes", "She wears no glasses and has black hair.", ["Black_Hair"]),
         ("action_units", "AU4 and AU7 are active, while AU6 and AU12 are absent.", ["AU4", "AU7"]),
         ("action_units", "AU4 (Brow Lowerer) is present. No other units, such as AU1 or AU2, are seen.", ["AU4"]),

@@ -24,7 +24,7 @@ _ONE = r"(\d{1,3}|" + _WORDS + ")"
 _NUMBER = _ONE + r"(?:\s*(?:-|–|to)\s*" + _ONE + ")?"
 _CUE = (
     r"\b(?:aged?|age\s+(?:of|is|at|to\s+be|:)|around|about|approximately|roughly|probably|likely|estimated?|"
-    r"appears?\s+to\s+be|seems?\s+to\s+be|looks?(?:\s+to\s+be)?)"
+    r"appears?\s+to\s+be|seems?\s+to\s+be|looks?(?:\s+to\s+be)?)(?:\s+(?:is|of|at|to\s+be|would\s+be))?"
 )
 _EXPLICIT = [
     re.compile(r"\bbetween\s+" + _ONE + r"\s+and\s+" + _ONE + r"\b", re.IGNORECASE),

@@ -39,7 +39,7 @@ _SYNONYMS = {
     "Gray_Hair": ["gr[ae]y" + _HAIR, "silver" + _HAIR, "white" + _HAIR, "graying", "greying"],
     "Heavy_Makeup": [r"heavy[\s_]make-?up", "make-?up"],
     "High_Cheekbones": [r"(?:high|prominent|defined)[\s_]cheekbones"],
-    "Male": ["male", "man", "gentleman", "boy"],
+    "Male": ["male", "man", "gentleman", "boy", "he", "his", "him"],
     "Mouth_Slightly_Open": [
         r"mouth[\s_](?:is[\s_])?slightly[\s_]open",
         r"slightly[\s_]open[\s_]mouth",

@@ -30,8 +30,9 @@ _SCOPE_END = re.compile(
 # Between two items of one list ("happiness, sadness or anger", "glasses, a hat or earrings").
 _LIST_LINK = re.compile(r"\s*(?:,|/)?\s*(?:(?:and|or|nor)\s+)?(?:(?:an?|any|the|his|her|their)\s+)?", re.I)
 _WORD = re.compile(r"[\w'’]+")
-# The most words a denial reaches over to the first label it denies ("no indication that the video is fake").
-NEGATION_REACH = 5
+# The most words a denial reaches over to the first label it denies ("nothing suggests that the video has been
+# tampered with").
+NEGATION_REACH = 6
 @dataclass(frozen=True)
 class LabelHit:
     """A vocabulary label and the [start, end) character span of the words that named it."""

@@ -5,7 +5,8 @@ weighs evidence and concludes ("the lighting looks natural, but the face boundar
 inconsistencies suggest that the video is fake"), so each verdict word is weighed by where it stands: a verdict
 word ("fake", "manipulated", "authentic") outweighs an evidence word ("natural", "artifacts"), one in a
 conclusion ("therefore", "suggests", "likely", "the video is") outweighs both, and one in a question ("Is the
-video real?") or a concession ("at first glance", "although it looks genuine") counts little. A denied word
+video real?") or a concession ("at first glance", "although it looks genuine") counts little, unless the answer
+replies to its own question ("Is the video authentic? No: ..."). A denied word
 counts as its opposite ("no signs of manipulation" means real). The weightiest wins; among equals the last, as
 the conclusion comes last.
 """
@@ -22,7 +23,7 @@ _VERDICTS = compile_synonyms(
     {
         "fake": [
             r"fake|faked|deepfakes?|manipulat(?:ed|ion|ions)|tamper(?:ed|ing)|forg(?:ed|ery)|altered|alteration|"
-            r"synthesi[sz]ed|fabricated|doctored|counterfeit|edited|editing|swapp?(?:ed|ing)|generated",
+            r"synthesi[sz]ed|fabricated|doctored|counterfeit|edited|editing|swapp?(?:ed|ing)|generated|replaced",
         ],
         "real": [r"real|authentic|authenticity|genuine|unaltered|unmanipulated|untampered|original"],
     }
@@ -43,23 +44,27 @@ _CONCESSION = re.compile(
     r"^\s*(?:although|though|even though|while|whilst|despite|at first)\b|\bat first glance\b", re.IGNORECASE
 )
 _SENTENCE = re.compile(r"[^.!?\n]*[.!?\n]?")
+# The answer's reply to a question it asked itself ("Is the video authentic? No: the boundary shimmers").
+_REPLY = re.compile(r"\s*(yes|no)\b", re.IGNORECASE)
 
 
-def _sentence_of(text: str, start: int) -> tuple[str, bool]:
-    """The sentence text before `start`, and whether that sentence is a question."""
-    for match in _SENTENCE.finditer(text):
-        if match.start() <= start < max(match.end(), match.start() + 1):
-            return text[match.start() : start], match.group().rstrip().endswith("?")
-    return text[:start], False
+def _sentence_of(text: str, start: int) -> re.Match[str]:
+    """The sentence around `start`."""
+    return next(
+        match for match in _SENTENCE.finditer(text) if match.start() <= start < max(match.end(), match.start() + 1)
+    )
 
 
-def _weight(text: str, mention: Mention, base: float) -> float:
-    before, question = _sentence_of(text, mention.hit.start)
-    if question:
-        return 0.1
+def _weigh(text: str, mention: Mention, base: float) -> tuple[float, bool]:
+    """The mention's weight, and whether the text reverses it (a question answered "No")."""
+    sentence = _sentence_of(text, mention.hit.start)
+    before = text[sentence.start() : mention.hit.start]
+    if sentence.group().rstrip().endswith("?"):
+        reply = _REPLY.match(text, sentence.end())
+        return (base * 2, reply.group(1).lower() == "no") if reply else (0.1, False)
     if ("," not in before and _CONCESSION.search(before)) or _CONCESSION.search(before.split(",")[-1]):
-        return base / 4
-    return base * 2 if _CONCLUSION.search(before) else base
+        return base / 4, False
+    return (base * 2 if _CONCLUSION.search(before) else base), False
 
 
 def parse_deepfake(text: str) -> ParsedAnswer:
@@ -71,8 +76,8 @@ def parse_deepfake(text: str) -> ParsedAnswer:
     weighed = []
     for base, patterns in ((2.0, _VERDICTS), (0.5, _EVIDENCE)):
         for mention in mentions(text, patterns):
-            label = _OPPOSITE[mention.hit.label] if mention.denied else mention.hit.label
-            hit = LabelHit(label, mention.hit.start, mention.hit.end)
-            weighed.append((_weight(text, mention, base), mention.hit.start, hit))
+            weight, answered_no = _weigh(text, mention, base)
+            label = _OPPOSITE[mention.hit.label] if mention.denied != answered_no else mention.hit.label
+            weighed.append((weight, mention.hit.start, LabelHit(label, mention.hit.start, mention.hit.end)))
     best = [max(weighed, key=lambda item: item[:2])[2]] if weighed else []
     return ParsedAnswer(labels=best, reasoning=reasoning)
