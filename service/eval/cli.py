@@ -54,8 +54,9 @@ def read_data(args: argparse.Namespace) -> EvalData:
     return read_manifest(args.data, args.task)
 
 
-def _slug(options: str) -> str:
-    return re.sub(r"[^A-Za-z0-9.]+", "-", options).strip("-") or "defaults"
+def answers_file(out: Path, options: str) -> Path:
+    """One JSONL per option set, named after it, so a re-run with other options never resumes the wrong one."""
+    return out / f"predictions-{re.sub(r'[^A-Za-z0-9.]+', '-', options).strip('-') or 'defaults'}.jsonl"
 
 
 def _settings(args: argparse.Namespace) -> list[tuple[str, str]]:
@@ -81,7 +82,7 @@ def eval_main(argv: list[str]) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     settings = []
     for name, options in _settings(args):
-        answers = args.out / f"predictions-{_slug(options)}.jsonl"
+        answers = answers_file(args.out, options)
         summary = run_service_batch(args, [item.path for item in data.items], fields[name], answers, name)
         print(f"{name}: {summary.describe()}", file=sys.stderr)
         settings.append(score_setting(name, options, data.items, read_records(answers), data.task))

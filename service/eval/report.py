@@ -71,11 +71,11 @@ def render(
     lines = [f"# Face-LLaVA evaluation: {data.dataset}, task {data.task}", "",
              f"- data: {source}; {len(data.items)} items scored, {len(data.problems)} lines of the data set "
              "unusable (listed at the end)",
-             f"- model: {first.service.get('model')}; landmarks conditioned: "
-             f"{first.service.get('landmarks_conditioned')}"]
+             f"- model: {first.service.get('model')}"]
     for s in settings:
         failed = ", ".join(f"{code} {n}" for code, n in s.failures.most_common()) or "none"
-        lines.append(f"- setting {s.name} (`{s.options or 'defaults'}`): {len(s.answered)} answered; failed: {failed}")
+        lines.append(f"- setting {s.name} (`{s.options or 'defaults'}`): {len(s.answered)} answered; failed: "
+                     f"{failed}; landmarks conditioned: {s.service.get('landmarks_conditioned')}")
     lines += ["", "## Results", "", *_results_table(data, settings), ""]
     if data.task == "age":
         missing = [sum(1 for _, p in s.answered.values() if p.value is None) for s in settings]

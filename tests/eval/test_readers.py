@@ -39,7 +39,8 @@ def test_dfew_reads_the_fold_of_the_test_split_with_its_numbering(tmp_path: Path
 
 
 def test_mafw_accepts_numbers_and_words(tmp_path: Path) -> None:
-    write(tmp_path, "Train & Test Set/single/no_caption/set_1/test.txt", "00025.mp4 anger\n00026.mp4 11\n00027.mp4 joy\n")
+    lines = "00025.mp4 anger\n00026.mp4 11\n00027.mp4 joy\n"
+    write(tmp_path, "Train & Test Set/single/no_caption/set_1/test.txt", lines)
     touch(tmp_path, "clips/00025.mp4", "clips/00026.mp4", "clips/00027.mp4")
     data = READERS["mafw"].read(tmp_path, None)
     assert truths(data) == {"00025.mp4": "angry", "00026.mp4": "disappointment"}
@@ -76,7 +77,8 @@ def test_utkface_and_morph_ages_come_from_file_names(tmp_path: Path) -> None:
     touch(tmp_path, "morph/000123_1M42.JPG", "morph/004567_02F19.JPG", "morph/notes.png")
     utk = READERS["utkface"].read(tmp_path / "utk", None)
     morph = READERS["morph"].read(tmp_path / "morph", None)
-    assert sorted(item.truth for item in utk.items) == [3.0, 26.0] and utk.problems == ["x.jpg: no age in the file name"]
+    assert sorted(item.truth for item in utk.items) == [3.0, 26.0]
+    assert utk.problems == ["x.jpg: no age in the file name"]
     assert sorted(item.truth for item in morph.items) == [19.0, 42.0] and len(morph.problems) == 1
 
 
