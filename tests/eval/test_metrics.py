@@ -119,3 +119,15 @@ def test_paired_bootstrap() -> None:
                                         for i, t in enumerate(truths)])
     (small,) = paired_differences(half, mixed, resamples=500)
     assert small.delta == pytest.approx(0.02) and small.low < 0 < small.high and not small.significant
+
+
+def test_report_prints_the_papers_numbers_beside_ours(tmp_path) -> None:
+    from service.eval.items import EvalData, EvalItem
+    from service.eval.report import render
+    from service.eval.scoring import SettingResult
+
+    data = EvalData("expression", "dfew", ("happy", "sad"), [EvalItem(tmp_path / "1.mp4", "happy")])
+    setting = SettingResult("run", "", {"1.mp4": ("happy", labels("happy"))})
+    text = render(data, "dfew", [setting], [(setting.calibration(), "r.png")], ["c.png"], None)
+    assert "| UAR | 1.000 | 0.469 |" in text and "| WAR | 1.000 | 0.564 |" in text
+    assert "no answer carried a label confidence" in text and "![confusion c.png](c.png)" in text
