@@ -109,9 +109,8 @@ def _report(args: argparse.Namespace, data: EvalData, settings: list[SettingResu
     comparison = None
     if len(settings) == 2:
         paths = paired_paths(*settings)
-        if paths:
-            tables = [s.table(data, paths) for s in settings]
-            comparison = (paired_differences(*tables, resamples=args.resamples), len(paths))
+        tables = [s.table(data, paths) for s in settings]
+        comparison = (paired_differences(*tables, resamples=args.resamples) if paths else [], len(paths))
     return report.render(data, str(args.data), settings, calibrations, confusions, comparison)
 
 

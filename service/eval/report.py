@@ -44,6 +44,8 @@ def _per_class_table(data: EvalData, settings: list[SettingResult]) -> list[str]
 
 
 def _comparison(differences: list[Difference], paired: int) -> list[str]:
+    if not paired:
+        return ["No item was answered under both settings: nothing to compare (see each setting's failures)."]
     lines = [f"Paired bootstrap over the {paired} items both settings answered (95 % interval of B − A):", "",
              "| metric | A | B | B − A | 95 % interval | interval excludes 0 |", "|---|---|---|---|---|---|"]
     for d in differences:
@@ -82,7 +84,7 @@ def render(
         lines += [f"Answers without an age (left out of the MAE): {', '.join(map(str, missing))}.", ""]
     if per := _per_class_table(data, settings):
         lines += ["## Per class", "", *per, ""]
-    if comparison:
+    if comparison is not None:
         lines += ["## Comparison", "", *_comparison(*comparison), ""]
     lines += ["## Calibration", ""]
     for setting, (result, picture) in zip(settings, calibrations, strict=True):

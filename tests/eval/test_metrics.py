@@ -131,3 +131,5 @@ def test_report_prints_the_papers_numbers_beside_ours(tmp_path) -> None:
     text = render(data, "dfew", [setting], [(setting.calibration(), "r.png")], ["c.png"], None)
     assert "| UAR | 1.000 | 0.469 |" in text and "| WAR | 1.000 | 0.564 |" in text
     assert "no answer carried a label confidence" in text and "![confusion c.png](c.png)" in text
+    both = render(data, "dfew", [setting, setting], [(setting.calibration(), "r.png")] * 2, [], ([], 0))
+    assert "No item was answered under both settings" in both
