@@ -78,3 +78,24 @@ def test_eval_compares_two_settings(gateway, data: Path, tmp_path: Path) -> None
     assert "missing file e.jpg" in report and "unknown expression label 'bored'" in report
     assert eval_main(argv) == 0  # resumes: every answer is already on disk
     assert len(answers_file(out, f"{base},landmarks=off").read_text().splitlines()) == 4
+
+
+def test_eval_on_a_dfew_style_folder(gateway, face_clip: bytes, tmp_path: Path) -> None:
+    """The acceptance case: a DFEW-style folder, one command, UAR/WAR beside the paper's."""
+    root = tmp_path / "DFEW"
+    (root / "Clip" / "original").mkdir(parents=True)
+    for number in (1, 2):
+        (root / "Clip" / "original" / f"{number:05d}.mp4").write_bytes(face_clip)
+    split = root / "EmoLabel_DataSplit" / "test(single-labeled)"
+    split.mkdir(parents=True)
+    (split / "set_1.csv").write_text("video_name,label\n1,1\n2,4\n3,2\n")
+    out = tmp_path / "eval"
+    argv = ["--dataset", "dfew", "--data", str(root), "-o", str(out), "--no-progress",
+            "--options", "reasoning=false,label_decoding=constrained", *service_args(gateway)]
+    assert eval_main(argv) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["items"] == 2 and metrics["settings"]["run"]["answered"] == 2
+    report = (out / "report.md").read_text()
+    assert "| 0.469 |" in report and "| 0.564 |" in report and "no media file for 3" in report
+    answers = read_records(next(out.glob("predictions-*.jsonl")))
+    assert all(r["response"]["faces"][0]["tasks"]["expression"]["tower"] == "video" for r in answers.values())
