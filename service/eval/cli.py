@@ -54,9 +54,10 @@ def read_data(args: argparse.Namespace) -> EvalData:
     return read_manifest(args.data, args.task)
 
 
-def answers_file(out: Path, options: str) -> Path:
-    """One JSONL per option set, named after it, so a re-run with other options never resumes the wrong one."""
-    return out / f"predictions-{re.sub(r'[^A-Za-z0-9.]+', '-', options).strip('-') or 'defaults'}.jsonl"
+def answers_file(out: Path, task: str, options: str) -> Path:
+    """One JSONL per task and option set, named after them, so a re-run with another task or other options
+    never resumes from answers to a different question."""
+    return out / f"predictions-{re.sub(r'[^A-Za-z0-9.]+', '-', f'{task},{options}').strip('-')}.jsonl"
 
 
 def _settings(args: argparse.Namespace) -> list[tuple[str, str]]:
@@ -82,7 +83,7 @@ def eval_main(argv: list[str]) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     settings = []
     for name, options in _settings(args):
-        answers = answers_file(args.out, options)
+        answers = answers_file(args.out, data.task, options)
         summary = run_service_batch(args, [item.path for item in data.items], fields[name], answers, name)
         print(f"{name}: {summary.describe()}", file=sys.stderr)
         settings.append(score_setting(name, options, data.items, read_records(answers), data.task))

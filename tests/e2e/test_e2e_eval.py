@@ -67,7 +67,7 @@ def test_eval_compares_two_settings(gateway, data: Path, tmp_path: Path) -> None
     for name, options in (("A", f"{base},landmarks=auto"), ("B", f"{base},landmarks=off")):
         setting = metrics["settings"][name]
         assert setting["answered"] == 2 and setting["failures"] == {"no_face": 1, "unsupported_media": 1}
-        answers = read_records(answers_file(out, options))
+        answers = read_records(answers_file(out, "expression", options))
         labels = {Path(p).name: r["response"]["faces"][0]["tasks"]["expression"]["labels"]
                   for p, r in answers.items() if r["ok"]}
         assert setting["war"] == sum(bool(v) and v[0] == truth[k] for k, v in labels.items()) / 2
@@ -77,7 +77,7 @@ def test_eval_compares_two_settings(gateway, data: Path, tmp_path: Path) -> None
     assert "## Comparison" in report and "paired" in report.lower() and "| UAR |" in report
     assert "missing file e.jpg" in report and "unknown expression label 'bored'" in report
     assert eval_main(argv) == 0  # resumes: every answer is already on disk
-    assert len(answers_file(out, f"{base},landmarks=off").read_text().splitlines()) == 4
+    assert len(answers_file(out, "expression", f"{base},landmarks=off").read_text().splitlines()) == 4
 
 
 def test_eval_on_a_dfew_style_folder(gateway, face_clip: bytes, tmp_path: Path) -> None:
