@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 
 from service.eval.bootstrap import Difference
-from service.eval.calibration import Calibration
+from service.eval.calibration import Calibration, confidence_points, threshold_table
 from service.eval.items import EvalData
 from service.eval.metrics import SINGLE_LABEL, headline, per_class
 from service.eval.paper import PAPER_ZERO_SHOT
@@ -57,8 +57,12 @@ def _comparison(differences: list[Difference], paired: int) -> list[str]:
 def _calibration(setting: SettingResult, result: Calibration, picture: str) -> list[str]:
     if not result.points:
         return [f"{setting.name}: no answer carried a label confidence."]
-    return [f"{setting.name}: ECE {number(result.ece)} over {result.points} predicted labels "
-            f"({len(result.counts)} equal-width bins). ![reliability {setting.name}]({picture})"]
+    lines = [f"{setting.name}: ECE {number(result.ece)} over {result.points} predicted labels "
+             f"({len(result.counts)} equal-width bins). ![reliability {setting.name}]({picture})", "",
+             "| labels kept when confidence >= | share kept | accuracy of those kept |", "|---|---|---|"]
+    points = confidence_points(list(setting.answered.values()))
+    lines += [f"| {t:.1f} | {number(kept)} | {number(accuracy)} |" for t, kept, accuracy in threshold_table(*points)]
+    return lines
 
 
 def render(
