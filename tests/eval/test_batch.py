@@ -147,3 +147,17 @@ def test_eval_refuses_what_it_cannot_read(tmp_path: Path, capsys: pytest.Capture
     errors = capsys.readouterr().err
     assert "give --dataset" in errors and "no set_1.csv" in errors and "missing file gone.jpg" in errors
     assert "labelled for expression" in errors
+
+
+def test_an_interrupted_run_says_how_to_resume(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import service.batch.service_args as service_args
+
+    async def interrupted(*_: object, **__: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(service_args, "run_batch", interrupted)
+    (tmp_path / "a.jpg").write_bytes(b"x")
+    with pytest.raises(SystemExit) as exit_:
+        main(["analyze", str(tmp_path / "a.jpg"), "-o", str(tmp_path / "out.jsonl"), "--no-progress"])
+    assert exit_.value.code == 130 and "run the same command again to resume" in capsys.readouterr().err
