@@ -37,7 +37,7 @@ async def run_batch(
     label: str = "analyze",
 ) -> BatchSummary:
     done = {key for key, record in read_records(out).items() if is_final(record)}
-    pending = [path for path in paths if str(path) not in done]
+    pending = [path for path in dict.fromkeys(paths) if str(path) not in done]  # a file listed twice: sent once
     summary = BatchSummary(total=len(paths), skipped=len(paths) - len(pending))
     queue: asyncio.Queue[Path] = asyncio.Queue()
     for path in pending:
