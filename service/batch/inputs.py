@@ -10,9 +10,9 @@ import json
 from pathlib import Path
 
 # What the gateway decodes (docs/usage.md); anything else in a folder is skipped, not sent.
-MEDIA_SUFFIXES = frozenset(
-    {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".mp4", ".mov", ".webm", ".mkv", ".avi"}
-)
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
+VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".webm", ".mkv", ".avi"})
+MEDIA_SUFFIXES = IMAGE_SUFFIXES | VIDEO_SUFFIXES
 MANIFEST_SUFFIXES = frozenset({".txt", ".lst", ".jsonl"})
 
 

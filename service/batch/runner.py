@@ -37,13 +37,14 @@ async def run_batch(
     label: str = "analyze",
 ) -> BatchSummary:
     done = {key for key, record in read_records(out).items() if is_final(record)}
-    pending = [path for path in paths if str(path) not in done]
-    summary = BatchSummary(total=len(paths), skipped=len(paths) - len(pending))
+    unique = list(dict.fromkeys(paths))  # a file listed twice is sent once
+    pending = [path for path in unique if str(path) not in done]
+    summary = BatchSummary(total=len(unique), skipped=len(unique) - len(pending))
     queue: asyncio.Queue[Path] = asyncio.Queue()
     for path in pending:
         queue.put_nowait(path)
     writer = RecordWriter(out)
-    bar = tqdm(total=len(paths), initial=summary.skipped, unit="file", desc=label, disable=not progress)
+    bar = tqdm(total=len(unique), initial=summary.skipped, unit="file", desc=label, disable=not progress)
 
     async def worker() -> None:
         while not queue.empty():

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sys
 from pathlib import Path
 
 from service.batch.client import AnalyzeClient, RetryPolicy, http_client
@@ -36,4 +37,10 @@ def run_service_batch(
             client = AnalyzeClient(http, fields, RetryPolicy(attempts=args.retries + 1))
             return await run_batch(paths, client, out, args.concurrency, not args.no_progress, label)
 
-    return asyncio.run(main())
+    try:
+        return asyncio.run(main())
+    except KeyboardInterrupt:
+        # Every finished file is already on disk: say how to go on instead of printing a traceback.
+        print(f"\ninterrupted: the answers so far are in {out}; run the same command again to resume",
+              file=sys.stderr)
+        raise SystemExit(130) from None

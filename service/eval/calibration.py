@@ -48,3 +48,14 @@ def calibration(confidences: np.ndarray, correct: np.ndarray, bins: int = BINS) 
     gaps = np.where(counts > 0, np.abs(np.nan_to_num(accuracy) - np.nan_to_num(confidence)), 0.0)
     ece = float((counts * gaps).sum() / counts.sum()) if counts.sum() else float("nan")
     return Calibration(ece, int(counts.sum()), edges, counts, accuracy, confidence)
+
+
+def threshold_table(confidences: np.ndarray, correct: np.ndarray,
+                    thresholds: tuple[float, ...] = (0.0, 0.3, 0.5, 0.7, 0.9)) -> list[tuple[float, float, float]]:
+    """(threshold, share of labels kept, accuracy of those kept): what an `uncertain` threshold would trade."""
+    rows = []
+    for threshold in thresholds:
+        kept = confidences >= threshold
+        accuracy = float(correct[kept].mean()) if kept.any() else float("nan")
+        rows.append((threshold, float(kept.mean()) if len(kept) else float("nan"), accuracy))
+    return rows

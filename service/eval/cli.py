@@ -54,8 +54,10 @@ def read_data(args: argparse.Namespace) -> EvalData:
     return read_manifest(args.data, args.task)
 
 
-def _slug(options: str) -> str:
-    return re.sub(r"[^A-Za-z0-9.]+", "-", options).strip("-") or "defaults"
+def answers_file(out: Path, task: str, options: str) -> Path:
+    """One JSONL per task and option set, named after them, so a re-run with another task or other options
+    never resumes from answers to a different question."""
+    return out / f"predictions-{re.sub(r'[^A-Za-z0-9.]+', '-', f'{task},{options}').strip('-')}.jsonl"
 
 
 def _settings(args: argparse.Namespace) -> list[tuple[str, str]]:
@@ -81,7 +83,7 @@ def eval_main(argv: list[str]) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     settings = []
     for name, options in _settings(args):
-        answers = args.out / f"predictions-{_slug(options)}.jsonl"
+        answers = answers_file(args.out, data.task, options)
         summary = run_service_batch(args, [item.path for item in data.items], fields[name], answers, name)
         print(f"{name}: {summary.describe()}", file=sys.stderr)
         settings.append(score_setting(name, options, data.items, read_records(answers), data.task))
@@ -108,9 +110,8 @@ def _report(args: argparse.Namespace, data: EvalData, settings: list[SettingResu
     comparison = None
     if len(settings) == 2:
         paths = paired_paths(*settings)
-        if paths:
-            tables = [s.table(data, paths) for s in settings]
-            comparison = (paired_differences(*tables, resamples=args.resamples), len(paths))
+        tables = [s.table(data, paths) for s in settings]
+        comparison = (paired_differences(*tables, resamples=args.resamples) if paths else [], len(paths))
     return report.render(data, str(args.data), settings, calibrations, confusions, comparison)
 
 

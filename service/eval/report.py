@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 
 from service.eval.bootstrap import Difference
-from service.eval.calibration import Calibration
+from service.eval.calibration import Calibration, confidence_points, threshold_table
 from service.eval.items import EvalData
 from service.eval.metrics import SINGLE_LABEL, headline, per_class
 from service.eval.paper import PAPER_ZERO_SHOT
@@ -44,6 +44,8 @@ def _per_class_table(data: EvalData, settings: list[SettingResult]) -> list[str]
 
 
 def _comparison(differences: list[Difference], paired: int) -> list[str]:
+    if not paired:
+        return ["No item was answered under both settings: nothing to compare (see each setting's failures)."]
     lines = [f"Paired bootstrap over the {paired} items both settings answered (95 % interval of B − A):", "",
              "| metric | A | B | B − A | 95 % interval | interval excludes 0 |", "|---|---|---|---|---|---|"]
     for d in differences:
@@ -55,8 +57,12 @@ def _comparison(differences: list[Difference], paired: int) -> list[str]:
 def _calibration(setting: SettingResult, result: Calibration, picture: str) -> list[str]:
     if not result.points:
         return [f"{setting.name}: no answer carried a label confidence."]
-    return [f"{setting.name}: ECE {number(result.ece)} over {result.points} predicted labels "
-            f"({len(result.counts)} equal-width bins). ![reliability {setting.name}]({picture})"]
+    lines = [f"{setting.name}: ECE {number(result.ece)} over {result.points} predicted labels "
+             f"({len(result.counts)} equal-width bins). ![reliability {setting.name}]({picture})", "",
+             "| labels kept when confidence >= | share kept | accuracy of those kept |", "|---|---|---|"]
+    points = confidence_points(list(setting.answered.values()))
+    lines += [f"| {t:.1f} | {number(kept)} | {number(accuracy)} |" for t, kept, accuracy in threshold_table(*points)]
+    return lines
 
 
 def render(
@@ -71,18 +77,18 @@ def render(
     lines = [f"# Face-LLaVA evaluation: {data.dataset}, task {data.task}", "",
              f"- data: {source}; {len(data.items)} items scored, {len(data.problems)} lines of the data set "
              "unusable (listed at the end)",
-             f"- model: {first.service.get('model')}; landmarks conditioned: "
-             f"{first.service.get('landmarks_conditioned')}"]
+             f"- model: {first.service.get('model')}"]
     for s in settings:
         failed = ", ".join(f"{code} {n}" for code, n in s.failures.most_common()) or "none"
-        lines.append(f"- setting {s.name} (`{s.options or 'defaults'}`): {len(s.answered)} answered; failed: {failed}")
+        lines.append(f"- setting {s.name} (`{s.options or 'defaults'}`): {len(s.answered)} answered; failed: "
+                     f"{failed}; landmarks conditioned: {s.service.get('landmarks_conditioned')}")
     lines += ["", "## Results", "", *_results_table(data, settings), ""]
     if data.task == "age":
         missing = [sum(1 for _, p in s.answered.values() if p.value is None) for s in settings]
         lines += [f"Answers without an age (left out of the MAE): {', '.join(map(str, missing))}.", ""]
     if per := _per_class_table(data, settings):
         lines += ["## Per class", "", *per, ""]
-    if comparison:
+    if comparison is not None:
         lines += ["## Comparison", "", *_comparison(*comparison), ""]
     lines += ["## Calibration", ""]
     for setting, (result, picture) in zip(settings, calibrations, strict=True):

@@ -46,7 +46,8 @@ def score_setting(name: str, options: str, items: list[EvalItem], records: dict[
         result.answered[str(item.path)] = (item.truth, prediction)
         if not result.service:
             response = record["response"]
-            result.service = {"model": response.get("model"),
+            model = response.get("model") or {}
+            result.service = {"model": f"{model.get('name')} (revision {model.get('revision')})",
                               "landmarks_conditioned": response.get("landmarks_conditioned")}
     return result
 

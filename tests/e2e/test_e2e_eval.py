@@ -12,7 +12,7 @@ import pytest
 
 from service.batch.cli import analyze_main
 from service.batch.records import read_records
-from service.eval.cli import eval_main
+from service.eval.cli import answers_file, eval_main
 from tests.e2e.conftest import API_KEY
 from tests.preprocess.media import astronaut, encode_image
 
@@ -55,22 +55,47 @@ def test_eval_compares_two_settings(gateway, data: Path, tmp_path: Path) -> None
     manifest = data / "labels.jsonl"
     manifest.write_text("".join(json.dumps({"path": p, "label": label}) + "\n" for p, label in rows))
     out = tmp_path / "eval"
-    argv = ["--data", str(manifest), "--task", "expression", "-o", str(out), "--options", "reasoning=false",
+    # Constrained labels: the random model then always names a label, with its probability (for calibration).
+    base = "reasoning=false,label_decoding=constrained"
+    argv = ["--data", str(manifest), "--task", "expression", "-o", str(out), "--options", base,
             "--compare", "landmarks=auto", "landmarks=off", "--resamples", "200", "--no-progress",
             *service_args(gateway)]
     assert eval_main(argv) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     report = (out / "report.md").read_text()
     truth = dict(rows[:4])
-    for name, options in (("A", "reasoning=false,landmarks=auto"), ("B", "reasoning=false,landmarks=off")):
+    for name, options in (("A", f"{base},landmarks=auto"), ("B", f"{base},landmarks=off")):
         setting = metrics["settings"][name]
         assert setting["answered"] == 2 and setting["failures"] == {"no_face": 1, "unsupported_media": 1}
-        answers = read_records(out / f"predictions-{options.replace('=', '-').replace(',', '-')}.jsonl")
+        answers = read_records(answers_file(out, "expression", options))
         labels = {Path(p).name: r["response"]["faces"][0]["tasks"]["expression"]["labels"]
                   for p, r in answers.items() if r["ok"]}
         assert setting["war"] == sum(bool(v) and v[0] == truth[k] for k, v in labels.items()) / 2
-        assert (out / f"confusion-{name}.png").stat().st_size > 0
+        assert all(len(v) == 1 for v in labels.values())
+        assert 0 <= setting["ece"] <= 1 and f"![reliability {name}](reliability-{name}.png)" in report
+        assert (out / f"confusion-{name}.png").stat().st_size > 0 and (out / f"reliability-{name}.png").is_file()
     assert "## Comparison" in report and "paired" in report.lower() and "| UAR |" in report
     assert "missing file e.jpg" in report and "unknown expression label 'bored'" in report
     assert eval_main(argv) == 0  # resumes: every answer is already on disk
-    assert len((out / "predictions-reasoning-false-landmarks-off.jsonl").read_text().splitlines()) == 4
+    assert len(answers_file(out, "expression", f"{base},landmarks=off").read_text().splitlines()) == 4
+
+
+def test_eval_on_a_dfew_style_folder(gateway, face_clip: bytes, tmp_path: Path) -> None:
+    """The acceptance case: a DFEW-style folder, one command, UAR/WAR beside the paper's."""
+    root = tmp_path / "DFEW"
+    (root / "Clip" / "original").mkdir(parents=True)
+    for number in (1, 2):
+        (root / "Clip" / "original" / f"{number:05d}.mp4").write_bytes(face_clip)
+    split = root / "EmoLabel_DataSplit" / "test(single-labeled)"
+    split.mkdir(parents=True)
+    (split / "set_1.csv").write_text("video_name,label\n1,1\n2,4\n3,2\n")
+    out = tmp_path / "eval"
+    argv = ["--dataset", "dfew", "--data", str(root), "-o", str(out), "--no-progress",
+            "--options", "reasoning=false,label_decoding=constrained", *service_args(gateway)]
+    assert eval_main(argv) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["items"] == 2 and metrics["settings"]["run"]["answered"] == 2
+    report = (out / "report.md").read_text()
+    assert "| 0.469 |" in report and "| 0.564 |" in report and "no media file for 3" in report
+    answers = read_records(next(out.glob("predictions-*.jsonl")))
+    assert all(r["response"]["faces"][0]["tasks"]["expression"]["tower"] == "video" for r in answers.values())

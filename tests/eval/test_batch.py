@@ -134,3 +134,30 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     for name, (_, sentence) in SUBCOMMANDS.items():
         assert name in shown and sentence.split()[0] in shown
     assert main(["analyze", "--options", "colour=red", "x.jpg", "-o", "out.jsonl"]) == 2
+
+
+def test_eval_refuses_what_it_cannot_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from service.eval.cli import eval_main
+
+    (tmp_path / "m.jsonl").write_text('{"path": "gone.jpg", "label": "sad"}\n')
+    assert eval_main(["--data", str(tmp_path), "-o", str(tmp_path / "o")]) == 2  # a folder needs --dataset
+    assert eval_main(["--data", str(tmp_path), "--dataset", "dfew", "-o", str(tmp_path / "o")]) == 2
+    assert eval_main(["--data", str(tmp_path / "m.jsonl"), "--task", "expression", "-o", str(tmp_path / "o")]) == 2
+    assert eval_main(["--data", str(tmp_path), "--dataset", "rafdb", "--task", "age", "-o", str(tmp_path)]) == 2
+    errors = capsys.readouterr().err
+    assert "give --dataset" in errors and "no set_1.csv" in errors and "missing file gone.jpg" in errors
+    assert "labelled for expression" in errors
+
+
+def test_an_interrupted_run_says_how_to_resume(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import service.batch.service_args as service_args
+
+    async def interrupted(*_: object, **__: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(service_args, "run_batch", interrupted)
+    (tmp_path / "a.jpg").write_bytes(b"x")
+    with pytest.raises(SystemExit) as exit_:
+        main(["analyze", str(tmp_path / "a.jpg"), "-o", str(tmp_path / "out.jsonl"), "--no-progress"])
+    assert exit_.value.code == 130 and "run the same command again to resume" in capsys.readouterr().err

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from service.eval.bootstrap import paired_differences
-from service.eval.calibration import calibration, confidence_points
+from service.eval.calibration import calibration, confidence_points, threshold_table
 from service.eval.metrics import confusion, headline, per_class, table
 from service.eval.predictions import Prediction, prediction_of
 
@@ -73,6 +73,8 @@ def test_expected_calibration_error() -> None:
     result = calibration(np.array([0.95, 0.95, 0.55, 0.15]), np.array([True, False, True, False]))
     assert result.ece == pytest.approx(0.375) and result.points == 4
     assert result.counts.tolist() == [0, 1, 0, 0, 0, 1, 0, 0, 0, 2]
+    rows = threshold_table(np.array([0.95, 0.95, 0.55, 0.15]), np.array([True, False, True, False]), (0.0, 0.5, 0.99))
+    assert rows[:2] == [(0.0, 1.0, 0.5), (0.5, 0.75, 2 / 3)] and math.isnan(rows[2][2]) and rows[2][1] == 0
     edges = calibration(np.array([0.0, 0.5, 1.0]), np.array([True, True, True]))
     assert edges.counts[[0, 4, 9]].tolist() == [1, 1, 1]
 
@@ -119,3 +121,22 @@ def test_paired_bootstrap() -> None:
                                         for i, t in enumerate(truths)])
     (small,) = paired_differences(half, mixed, resamples=500)
     assert small.delta == pytest.approx(0.02) and small.low < 0 < small.high and not small.significant
+
+
+def test_report_prints_the_papers_numbers_beside_ours(tmp_path) -> None:
+    from service.eval.items import EvalData, EvalItem
+    from service.eval.report import render
+    from service.eval.scoring import SettingResult
+
+    data = EvalData("expression", "dfew", ("happy", "sad"), [EvalItem(tmp_path / "1.mp4", "happy")])
+    empty = SettingResult("run", "", {"1.mp4": ("happy", labels("happy"))})
+    assert "no answer carried a label confidence" in render(data, "d", [empty], [(empty.calibration(), "")], [],
+                                                              None)
+    setting = SettingResult("run", "", {"1.mp4": ("happy", labels("happy")),
+                                        "2.mp4": ("sad", Prediction(("sad",), confidences={"sad": 0.8}))})
+    text = render(data, "dfew", [setting], [(setting.calibration(), "r.png")], ["c.png"], None)
+    assert "| UAR | 1.000 | 0.469 |" in text and "| WAR | 1.000 | 0.564 |" in text
+    assert "ECE 0.200 over 1 predicted labels" in text and "| 0.9 | 0.000 | – |" in text  # |1 - 0.8|
+    assert "![confusion c.png](c.png)" in text
+    both = render(data, "dfew", [setting, setting], [(setting.calibration(), "r.png")] * 2, [], ([], 0))
+    assert "No item was answered under both settings" in both

@@ -31,7 +31,8 @@ def truths(data) -> dict[str, object]:
 def test_dfew_reads_the_fold_of_the_test_split_with_its_numbering(tmp_path: Path) -> None:
     write(tmp_path, "EmoLabel_DataSplit/test(single-labeled)/set_2.csv", "video_name,label\n1,1\n25,7\n30,9\n31,3\n")
     write(tmp_path, "EmoLabel_DataSplit/train(single-labeled)/set_2.csv", "video_name,label\n2,2\n")
-    touch(tmp_path, "Clip/original/00001.mp4", "Clip/original/00025.mp4", "Clip/original/00002.mp4")
+    touch(tmp_path, "Clip/original/00001.mp4", "Clip/original/00025.mp4", "Clip/original/00002.mp4",
+          "Clip/clip_224x224/00025/00001.jpg")  # extracted frames beside the clips are not clips
     data = READERS["dfew"].read(tmp_path, "2")
     assert truths(data) == {"00001.mp4": "happy", "00025.mp4": "fear"}
     assert data.task == "expression" and len(data.classes) == 7
@@ -39,7 +40,8 @@ def test_dfew_reads_the_fold_of_the_test_split_with_its_numbering(tmp_path: Path
 
 
 def test_mafw_accepts_numbers_and_words(tmp_path: Path) -> None:
-    write(tmp_path, "Train & Test Set/single/no_caption/set_1/test.txt", "00025.mp4 anger\n00026.mp4 11\n00027.mp4 joy\n")
+    lines = "00025.mp4 anger\n00026.mp4 11\n00027.mp4 joy\n"
+    write(tmp_path, "Train & Test Set/single/no_caption/set_1/test.txt", lines)
     touch(tmp_path, "clips/00025.mp4", "clips/00026.mp4", "clips/00027.mp4")
     data = READERS["mafw"].read(tmp_path, None)
     assert truths(data) == {"00025.mp4": "angry", "00026.mp4": "disappointment"}
@@ -76,7 +78,8 @@ def test_utkface_and_morph_ages_come_from_file_names(tmp_path: Path) -> None:
     touch(tmp_path, "morph/000123_1M42.JPG", "morph/004567_02F19.JPG", "morph/notes.png")
     utk = READERS["utkface"].read(tmp_path / "utk", None)
     morph = READERS["morph"].read(tmp_path / "morph", None)
-    assert sorted(item.truth for item in utk.items) == [3.0, 26.0] and utk.problems == ["x.jpg: no age in the file name"]
+    assert sorted(item.truth for item in utk.items) == [3.0, 26.0]
+    assert utk.problems == ["x.jpg: no age in the file name"]
     assert sorted(item.truth for item in morph.items) == [19.0, 42.0] and len(morph.problems) == 1
 
 
@@ -85,7 +88,8 @@ def test_ffpp_labels_by_folder_and_keeps_the_split(tmp_path: Path) -> None:
     touch(tmp_path, "original_sequences/youtube/c23/videos/953.mp4", "original_sequences/youtube/c23/videos/000.mp4",
           "manipulated_sequences/Deepfakes/c23/videos/953_974.mp4",
           "manipulated_sequences/Face2Face/c23/videos/974_953.mp4",
-          "manipulated_sequences/Face2Face/c23/videos/000_003.mp4", "other/x.mp4")
+          "manipulated_sequences/Face2Face/c23/videos/000_003.mp4", "other/x.mp4",
+          "manipulated_sequences/Deepfakes/masks/videos/953_974.mp4")
     data = READERS["ffpp"].read(tmp_path, None)
     assert truths(data) == {"953.mp4": "real", "953_974.mp4": "fake", "974_953.mp4": "fake"}
     assert len(READERS["ffpp"].read(tmp_path, "all").items) == 5 and "other/x.mp4" in data.problems[0]
@@ -95,7 +99,7 @@ def test_disfa_occurrence_is_intensity_two_or_more(tmp_path: Path) -> None:
     for au in DISFA_AUS:
         lines = {1: "1,0\n2,1\n3,2\n", 12: "1,5\n2,0\n3,0\n"}.get(au, "1,0\n2,0\n3,0\n")
         write(tmp_path, f"ActionUnit_Labels/SN001/SN001_au{au}.txt", lines)
-    touch(tmp_path, "frames/SN001/0001.png", "frames/SN001/0003.png")
+    touch(tmp_path, "frames/SN001/0001.png", "frames/SN001/0003.png", "Videos_LeftCamera/LeftVideoSN001_comp.avi")
     data = READERS["disfa"].read(tmp_path, None)
     (one, three) = (item.truth for item in data.items)
     assert [k for k, v in one.items() if v] == ["AU12"] and [k for k, v in three.items() if v] == ["AU1"]

@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 
 from common.tasks import BP4D_AUS, DISFA_AUS
+from service.batch.inputs import IMAGE_SUFFIXES
 from service.eval.items import EvalData, EvalItem
 from service.eval.labels import au_names
 from service.eval.readers.media_index import MediaIndex, find_files, frame_number
@@ -26,7 +27,7 @@ DISFA_PRESENT_FROM = 2  # intensity A (1) is a trace; occurrence is B (2) and ab
 def _frames(root: Path, pattern: re.Pattern[str]) -> dict[tuple[str, ...], Path]:
     """(ids found in the path by `pattern`'s groups..., frame) -> image."""
     frames = {}
-    for path in MediaIndex(root).files:
+    for path in MediaIndex(root, IMAGE_SUFFIXES).files:  # the source videos are not frames
         match = pattern.search(str(path.relative_to(root)).upper())
         number = frame_number(path)
         if match and number is not None:

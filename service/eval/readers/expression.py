@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from common.tasks import EXPRESSION_LABELS
+from service.batch.inputs import VIDEO_SUFFIXES
 from service.eval import labels
 from service.eval.items import EvalData, EvalItem
 from service.eval.readers.media_index import MediaIndex, find_files
@@ -66,7 +67,8 @@ def read_dfew(root: Path, split: str | None) -> EvalData:
     split_file = _one_split_file(root, f"set_{split or 1}.csv", "test(single")
     with split_file.open(newline="", encoding="utf-8") as handle:
         rows = [(row[0], row[1]) for row in csv.reader(handle) if len(row) >= 2 and row[1].strip().isdigit()]
-    return _build(EvalData("expression", "dfew", DFEW_CLASSES), rows, DFEW_CLASSES, MediaIndex(root), _padded)
+    return _build(EvalData("expression", "dfew", DFEW_CLASSES), rows, DFEW_CLASSES, MediaIndex(root, VIDEO_SUFFIXES),
+                  _padded)
 
 
 def read_mafw(root: Path, split: str | None) -> EvalData:
@@ -76,7 +78,8 @@ def read_mafw(root: Path, split: str | None) -> EvalData:
         parts = re.split(r"[\s,]+", line.strip())
         if len(parts) >= 2:
             rows.append((parts[0], parts[1]))
-    return _build(EvalData("expression", "mafw", MAFW_CLASSES), rows, MAFW_CLASSES, MediaIndex(root), _padded)
+    return _build(EvalData("expression", "mafw", MAFW_CLASSES), rows, MAFW_CLASSES, MediaIndex(root, VIDEO_SUFFIXES),
+                  _padded)
 
 
 def read_rafdb(root: Path, split: str | None) -> EvalData:

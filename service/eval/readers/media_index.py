@@ -7,12 +7,15 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-from service.batch.inputs import is_media
+from service.batch.inputs import MEDIA_SUFFIXES, is_media
 
 
 class MediaIndex:
-    def __init__(self, root: Path) -> None:
-        self.files = sorted(p for p in root.rglob("*") if p.is_file() and is_media(p))
+    """`suffixes` narrows the search: a clip data set often sits beside its extracted frames (`00025.mp4` and
+    `00025/00001.jpg`), whose names must not be taken for clips, nor a frame data set's videos for frames."""
+
+    def __init__(self, root: Path, suffixes: frozenset[str] = MEDIA_SUFFIXES) -> None:
+        self.files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
         self._by_stem: dict[str, list[Path]] = defaultdict(list)
         for path in self.files:
             self._by_stem[stem(path)].append(path)
