@@ -277,3 +277,18 @@ def test_placeholder_count_must_match_the_media(processor, oracle, serving_confi
     ids = [*ids, *(token[modality] for modality in extra)]
     with pytest.raises(ValueError, match=re.escape(match)):
         _process(processor, ids, {kind: oracle.media(kind)})
+
+
+def test_text_only_guard_wraps_vllms_input_validation_once():
+    """The text-only half of the placeholder defence hooks a vLLM method by name: this fails on an API drift
+    (also under the GPU release, scripts/check-gpu-pin) instead of silently leaving text-only prompts unguarded."""
+    from vllm.plugins import load_general_plugins
+    from vllm.v1.engine.input_processor import InputProcessor
+
+    from model.placeholder_guard import install
+
+    load_general_plugins()
+    wrapped = InputProcessor._validate_model_input
+    assert getattr(wrapped, "_facellava_guard", False)
+    install()
+    assert InputProcessor._validate_model_input is wrapped
