@@ -232,9 +232,10 @@ def _placeholder_requests(oracle: Oracle, config: FaceLlavaConfig) -> dict[str, 
     """Each way a client can slip a placeholder past its media: (send, expected message)."""
     image = image_part(image_url(oracle.image_crop()))
     question = {"type": "text", "text": oracle.question("image")}
+    text_ids = [token for token in oracle.official_ids("image", False) if token >= 0]  # the official prompt's text
     return {
         "completion token ids, no media": (
-            lambda s: _completion(s, [1, config.image_token_id, 29871]),
+            lambda s: _completion(s, [*text_ids[:4], config.image_token_id, *text_ids[4:]]),
             "holds 1 <image> placeholder token(s) but the request carries 0 image(s)",
         ),
         "completion text, no media": (
@@ -245,8 +246,15 @@ def _placeholder_requests(oracle: Oracle, config: FaceLlavaConfig) -> dict[str, 
             lambda s: _chat(s, [{"role": "user", "content": "<image>\nWhat expression is this?"}]),
             "holds 1 <image> placeholder token(s) but the request carries 0 image(s)",
         ),
-        "chat text beside an image": (
-            lambda s: _chat(s, [{"role": "user", "content": [image, {"type": "text", "text": "<image> twice"}]}]),
+        "earlier turn's text, with an image": (
+            lambda s: _chat(
+                s,
+                [
+                    {"role": "user", "content": "<image>\nLook at this."},
+                    {"role": "assistant", "content": "I see."},
+                    {"role": "user", "content": [image, question]},
+                ],
+            ),
             "holds 2 <image> placeholder token(s) but the request carries 1 image(s)",
         ),
         "system message, with an image": (
@@ -263,7 +271,7 @@ PLACEHOLDER_CASES = [
     "completion token ids, no media",
     "completion text, no media",
     "chat text, no media",
-    "chat text beside an image",
+    "earlier turn's text, with an image",
     "system message, with an image",
 ]
 
