@@ -134,6 +134,7 @@ def engine_latencies(engine_url: str) -> dict[str, tuple[float, float]]:
     return {
         "ttft": histogram_totals(text, "vllm:time_to_first_token_seconds"),
         "tpot": histogram_totals(text, "vllm:inter_token_latency_seconds"),
+        "prompt_tokens": histogram_totals(text, "vllm:request_prompt_tokens"),
     }
 
 
@@ -159,6 +160,8 @@ def analyze(gateway_url: str, engine_url: str, name: str, data: bytes, mime: str
         "ttft_s": round(delta["ttft"][0] / max(delta["ttft"][1], 1), 2),
         "per_token_s": round(delta["tpot"][0] / max(delta["tpot"][1], 1), 3),
         "tokens_after_first": int(delta["tpot"][1]),
+        "tower": faces[0]["tasks"]["expression"]["tower"] if faces else None,
+        "prompt_tokens": int(delta["prompt_tokens"][0]),
         "raw_text": faces[0]["tasks"]["expression"]["raw_text"] if faces else None,
     }
 
