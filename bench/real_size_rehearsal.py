@@ -18,8 +18,9 @@ environment), holding both locks at full size:
     flock /work/locks/engine.lock flock /work/locks/heavy.lock \\
         .venv/gateway/bin/python -m bench.real_size_rehearsal --workdir /scratch/rehearsal
 
-`--small` runs the same steps on a small model (development). The multi-GB folders are deleted at the end unless
-`--keep`. Results: printed and written to WORKDIR/results.json.
+`--small` runs the same steps on a small model (development). `--stage prepare` (steps 1-2, no engine: only the
+heavy lock) then `--stage serve` (steps 3-4) split the run where the engine lock is contended. The multi-GB
+folders are deleted at the end unless `--keep`. Results: printed and written to WORKDIR/results.json.
 """
 
 from __future__ import annotations
@@ -133,6 +134,7 @@ def engine_latencies(engine_url: str) -> dict[str, tuple[float, float]]:
     return {
         "ttft": histogram_totals(text, "vllm:time_to_first_token_seconds"),
         "tpot": histogram_totals(text, "vllm:inter_token_latency_seconds"),
+        "prompt_tokens": histogram_totals(text, "vllm:request_prompt_tokens"),
     }
 
 
@@ -158,6 +160,8 @@ def analyze(gateway_url: str, engine_url: str, name: str, data: bytes, mime: str
         "ttft_s": round(delta["ttft"][0] / max(delta["ttft"][1], 1), 2),
         "per_token_s": round(delta["tpot"][0] / max(delta["tpot"][1], 1), 3),
         "tokens_after_first": int(delta["tpot"][1]),
+        "tower": faces[0]["tasks"]["expression"]["tower"] if faces else None,
+        "prompt_tokens": int(delta["prompt_tokens"][0]),
         "raw_text": faces[0]["tasks"]["expression"]["raw_text"] if faces else None,
     }
 
@@ -165,15 +169,11 @@ def analyze(gateway_url: str, engine_url: str, name: str, data: bytes, mime: str
 # ------------------------------------------------------------------------------------------------ the run
 
 
-def rehearse(workdir: Path, size: str, keep: bool) -> dict[str, object]:
-    """Steps 2-4 from this (gateway) environment; step 1 in the engine environment."""
-    from tests.e2e.processes import Gateway
-    from tests.preprocess.media import astronaut, encode_clip, encode_image, moving_face
-
-    source, serving, logs = workdir / "download", workdir / "serving", workdir / "logs"
+def prepare(workdir: Path, size: str) -> dict[str, object]:
+    """Steps 1-2: the download written, then converted (the download is deleted once converted)."""
+    source, serving = workdir / "download", workdir / "serving"
     for folder in (source, serving):
         shutil.rmtree(folder, ignore_errors=True)
-    logs.mkdir(parents=True, exist_ok=True)
     python = str(engine_python())
     results: dict[str, object] = {"size": size}
     try:
@@ -191,34 +191,42 @@ def rehearse(workdir: Path, size: str, keep: bool) -> dict[str, object]:
              "--out", str(serving)]
         )
         results["convert_s"], results["convert_peak_rss_gib"] = round(seconds, 1), round(peak, 2)
-        shutil.rmtree(source)  # the engine needs only the serving folder; free the disk and page cache early
-        engine = engine_server(
-            python, serving, logs / "engine.log", start_timeout_s=1800, device="cpu",
-            max_model_len=MAX_MODEL_LEN, kv_cache_bytes=KV_CACHE_BYTES, extra=["--dtype", "bfloat16"],
-        )
-        started = time.perf_counter()
-        engine.start_and_wait()
-        results["engine_load_s"] = round(time.perf_counter() - started, 1)
-        sampler = GroupRssSampler(engine.process.pid)
-        budget = str(REQUEST_TIMEOUT_S)  # a real-size video prefill takes minutes on CPU
-        gateway = Gateway(
-            engine.url, logs / "gateway.log", preprocess_workers="1", engine_timeout_s=budget, request_timeout_s=budget
-        )
-        try:
-            gateway.start_and_wait()
-            image = encode_image(astronaut(), "png")
-            results["image"] = analyze(gateway.url, engine.url, "astronaut.png", image, "image/png")
-            clip = encode_clip(moving_face(), 48)
-            results["video"] = analyze(gateway.url, engine.url, "astronaut.mp4", clip, "video/mp4")
-        finally:
-            gateway.stop()
-            results["engine_peak_rss_gib"] = round(sampler.stop(), 2)
-            engine.stop()
+        results["serving_gb"] = round(sum(p.stat().st_size for p in serving.rglob("*") if p.is_file()) / 1e9, 2)
     finally:
-        if not keep:
-            shutil.rmtree(source, ignore_errors=True)
-            shutil.rmtree(serving, ignore_errors=True)
-    (workdir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+        shutil.rmtree(source, ignore_errors=True)
+    return results
+
+
+def serve(workdir: Path) -> dict[str, object]:
+    """Steps 3-4 on the converted folder: engine and gateway started, one image and one video answered."""
+    from tests.e2e.processes import Gateway
+    from tests.preprocess.media import astronaut, encode_clip, encode_image, moving_face
+
+    serving, logs = workdir / "serving", workdir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    results: dict[str, object] = {}
+    engine = engine_server(
+        engine_python(), serving, logs / "engine.log", start_timeout_s=1800, device="cpu",
+        max_model_len=MAX_MODEL_LEN, kv_cache_bytes=KV_CACHE_BYTES, extra=["--dtype", "bfloat16"],
+    )
+    started = time.perf_counter()
+    engine.start_and_wait()
+    results["engine_load_s"] = round(time.perf_counter() - started, 1)
+    sampler = GroupRssSampler(engine.process.pid)
+    budget = str(REQUEST_TIMEOUT_S)  # a real-size video prefill takes minutes on CPU
+    gateway = Gateway(
+        engine.url, logs / "gateway.log", preprocess_workers="1", engine_timeout_s=budget, request_timeout_s=budget
+    )
+    try:
+        gateway.start_and_wait()
+        image = encode_image(astronaut(), "png")
+        results["image"] = analyze(gateway.url, engine.url, "astronaut.png", image, "image/png")
+        clip = encode_clip(moving_face(), 48)
+        results["video"] = analyze(gateway.url, engine.url, "astronaut.mp4", clip, "video/mp4")
+    finally:
+        gateway.stop()
+        results["engine_peak_rss_gib"] = round(sampler.stop(), 2)
+        engine.stop()
     return results
 
 
@@ -226,14 +234,31 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/facellava-rehearsal"))
     parser.add_argument("--small", action="store_true", help="a small model, same steps (development)")
-    parser.add_argument("--keep", action="store_true", help="keep the written and converted folders")
+    parser.add_argument(
+        "--stage",
+        choices=("all", "prepare", "serve"),
+        default="all",
+        help="prepare: write + convert only (no engine); serve: engine + gateway on a prepared folder",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the converted folder")
     parser.add_argument("--write-checkpoint", type=Path, help=argparse.SUPPRESS)  # step 1, engine environment
     parser.add_argument("--size", choices=sorted(SIZES), default="real", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.write_checkpoint:
         write_checkpoint(args.write_checkpoint, args.size)
         return 0
-    results = rehearse(args.workdir, "small" if args.small else "real", args.keep)
+    results_file = args.workdir / "results.json"
+    results = json.loads(results_file.read_text()) if args.stage == "serve" else {}
+    try:
+        if args.stage in ("all", "prepare"):
+            results |= prepare(args.workdir, "small" if args.small else "real")
+        if args.stage in ("all", "serve"):
+            results |= serve(args.workdir)
+    finally:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        results_file.write_text(json.dumps(results, indent=2) + "\n")
+        if args.stage != "prepare" and not args.keep:
+            shutil.rmtree(args.workdir / "serving", ignore_errors=True)
     print(json.dumps(results, indent=2))
     return 0
 

@@ -1,8 +1,8 @@
 """vLLM plugin entry points for Face-LLaVA (declared in pyproject.toml).
 
 `register` (group vllm.general_plugins) runs in every vLLM process: it makes the served config's model type
-known to transformers and names the model class lazily, so importing the plugin pulls in neither torch nor the
-model code before vLLM asks for it.
+known to transformers, names the model class lazily (importing the plugin pulls in neither torch nor the model
+code before vLLM asks for it) and installs the placeholder guard for text-only prompts (model/placeholder_guard.py).
 
 `FaceLlavaInfoEndpoint` (group vllm.endpoint_plugins, loaded only when named in VLLM_PLUGINS) adds GET
 /facellava/info to vLLM's OpenAI server: the landmark-conditioning mode in effect (after any --hf-overrides)
@@ -63,10 +63,12 @@ def register() -> None:
     from vllm import ModelRegistry
 
     from model.config import FaceLlavaConfig
+    from model.placeholder_guard import install
 
     quiet_decode_stream_resets()
 
     AutoConfig.register(FaceLlavaConfig.model_type, FaceLlavaConfig, exist_ok=True)
+    install()
     if ARCHITECTURE not in ModelRegistry.get_supported_archs():
         ModelRegistry.register_model(ARCHITECTURE, f"model.facellava:{ARCHITECTURE}")
 

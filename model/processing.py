@@ -53,6 +53,7 @@ from common.engine_protocol import (
 )
 from model import serving_format
 from model.config import FaceLlavaConfig
+from model.placeholder_guard import check_placeholder_counts, placeholder_ids
 from model.transforms import image_to_pixels, video_to_pixels
 
 # A media item smaller than this on a side is not a face crop (the gateway sends 256 x 256): refuse it rather
@@ -265,6 +266,9 @@ class FaceLlavaMultiModalProcessor(BaseMultiModalProcessor[FaceLlavaProcessingIn
 
     def apply(self, inputs: ProcessorInputs, timing_ctx: TimingContext) -> MultiModalInput:
         validate_request(inputs.mm_data_items, inputs.hf_processor_mm_kwargs, self.info.num_frames())
+        check_placeholder_counts(
+            inputs.prompt, placeholder_ids(self.info.get_hf_config()), inputs.mm_data_items.get_all_counts()
+        )
         return super().apply(inputs, timing_ctx)
 
     def _call_hf_processor(

@@ -216,3 +216,72 @@ def _assert_still_serving(server: ChildServer, oracle: Oracle) -> None:
     response = post_chat(server, body)
     assert response.status_code == 200, response.text
     assert is_healthy(server)
+
+
+def _completion(server: ChildServer, prompt: str | list[int]) -> httpx.Response:
+    body = {"model": "facellava", "prompt": prompt, "max_tokens": 1, "temperature": 0.0}
+    return httpx.post(f"{server.url}/v1/completions", json=body, timeout=REQUEST_TIMEOUT_S)
+
+
+def _chat(server: ChildServer, messages: list[dict]) -> httpx.Response:
+    body = {"model": "facellava", "messages": messages, "max_tokens": 1, "temperature": 0.0}
+    return post_chat(server, body)
+
+
+def _placeholder_requests(oracle: Oracle, config: FaceLlavaConfig) -> dict[str, tuple]:
+    """Each way a client can slip a placeholder past its media: (send, expected message)."""
+    image = image_part(image_url(oracle.image_crop()))
+    question = {"type": "text", "text": oracle.question("image")}
+    text_ids = [token for token in oracle.official_ids("image", False) if token >= 0]  # the official prompt's text
+    return {
+        "completion token ids, no media": (
+            lambda s: _completion(s, [*text_ids[:4], config.image_token_id, *text_ids[4:]]),
+            "holds 1 <image> placeholder token(s) but the request carries 0 image(s)",
+        ),
+        "completion text, no media": (
+            lambda s: _completion(s, "USER: <video> what is this? ASSISTANT:"),
+            "holds 1 <video> placeholder token(s) but the request carries 0 video(s)",
+        ),
+        "chat text, no media": (
+            lambda s: _chat(s, [{"role": "user", "content": "<image>\nWhat expression is this?"}]),
+            "holds 1 <image> placeholder token(s) but the request carries 0 image(s)",
+        ),
+        "earlier turn's text, with an image": (
+            lambda s: _chat(
+                s,
+                [
+                    {"role": "user", "content": "<image>\nLook at this."},
+                    {"role": "assistant", "content": "I see."},
+                    {"role": "user", "content": [image, question]},
+                ],
+            ),
+            "holds 2 <image> placeholder token(s) but the request carries 1 image(s)",
+        ),
+        "system message, with an image": (
+            lambda s: _chat(
+                s,
+                [{"role": "system", "content": "<video>"}, {"role": "user", "content": [image, question]}],
+            ),
+            "holds 1 <video> placeholder token(s) but the request carries 0 video(s)",
+        ),
+    }
+
+
+PLACEHOLDER_CASES = [
+    "completion token ids, no media",
+    "completion text, no media",
+    "chat text, no media",
+    "earlier turn's text, with an image",
+    "system message, with an image",
+]
+
+
+@pytest.mark.parametrize("case", PLACEHOLDER_CASES)
+def test_placeholders_without_their_media_are_400_and_engine_keeps_serving(
+    engine_server: ChildServer, oracle: Oracle, serving_config: FaceLlavaConfig, case: str
+):
+    send, message = _placeholder_requests(oracle, serving_config)[case]
+    response = send(engine_server)
+    assert response.status_code == 400, response.text
+    assert message_matches(response, re.escape(message))
+    _assert_still_serving(engine_server, oracle)

@@ -256,3 +256,39 @@ def test_placeholder_for_another_modality_refused():
     assert FaceLlavaForConditionalGeneration.get_placeholder_str("video", 0) == VIDEO_PLACEHOLDER
     with pytest.raises(ValueError, match="takes images and videos, not audio"):
         FaceLlavaForConditionalGeneration.get_placeholder_str("audio", 0)
+
+
+@pytest.mark.parametrize(
+    ("kind", "extra", "drop", "match"),
+    [
+        ("image", ["image"], False, "holds 2 <image> placeholder token(s) but the request carries 1 image(s)"),
+        ("image", [], True, "holds 0 <image> placeholder token(s) but the request carries 1 image(s)"),
+        ("video", ["video"], False, "holds 2 <video> placeholder token(s) but the request carries 1 video(s)"),
+        ("video", ["image"], False, "holds 1 <image> placeholder token(s) but the request carries 0 image(s)"),
+    ],
+    ids=["two-image-placeholders", "no-image-placeholder", "two-video-placeholders", "image-placeholder-for-video"],
+)
+def test_placeholder_count_must_match_the_media(processor, oracle, serving_config, kind, extra, drop, match):
+    """Before any media is processed, whatever the prompt's origin (raw ids, chat text, a system message)."""
+    ids = engine_prompt_ids(oracle.official_ids(kind, False), kind, serving_config)
+    token = {"image": serving_config.image_token_id, "video": serving_config.video_token_id}
+    if drop:
+        ids = [t for t in ids if t != token[kind]]
+    ids = [*ids, *(token[modality] for modality in extra)]
+    with pytest.raises(ValueError, match=re.escape(match)):
+        _process(processor, ids, {kind: oracle.media(kind)})
+
+
+def test_text_only_guard_wraps_vllms_input_validation_once():
+    """The text-only half of the placeholder defence hooks a vLLM method by name: this fails on an API drift
+    (also under the GPU release, scripts/check-gpu-pin) instead of silently leaving text-only prompts unguarded."""
+    from vllm.plugins import load_general_plugins
+    from vllm.v1.engine.input_processor import InputProcessor
+
+    from model.placeholder_guard import install
+
+    load_general_plugins()
+    wrapped = InputProcessor._validate_model_input
+    assert getattr(wrapped, "_facellava_guard", False)
+    install()
+    assert InputProcessor._validate_model_input is wrapped
