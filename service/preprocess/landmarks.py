@@ -12,12 +12,12 @@ import json
 from importlib import resources
 from typing import Protocol
 
-import cv2
 import mediapipe as mp
 import numpy as np
 
 from service.preprocess.geometry import Box
 from service.preprocess.native_logs import harmless_native_logs_dropped, started_quietly
+from service.preprocess.resample import square_patch
 
 NUM_LANDMARKS = 68
 _CONTEXT = 1.6
@@ -73,16 +73,14 @@ class MeshLandmarker:
         side = _CONTEXT * max(box[2] - box[0], box[3] - box[1])
         scale = _MESH_INPUT / side
         half = _MESH_INPUT / 2
-        to_patch = np.array([[scale, 0, half - cx * scale], [0, scale, half - cy * scale]], dtype=np.float64)
-        patch = cv2.warpAffine(rgb, to_patch, (_MESH_INPUT, _MESH_INPUT), flags=cv2.INTER_LINEAR,
-                               borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+        patch = square_patch(rgb, cx, cy, side, _MESH_INPUT)
         with harmless_native_logs_dropped():
             result = self._mesh.process(patch)
         if not result.multi_face_landmarks:
             return None
         mesh = np.array([(p.x, p.y) for p in result.multi_face_landmarks[0].landmark], dtype=np.float32)
         points = (self._average[:, : len(mesh)] @ mesh) * _MESH_INPUT
-        image_points = (points - to_patch[:, 2].astype(np.float32)) / np.float32(scale)
+        image_points = (points - np.float32(half)) / np.float32(scale) + np.array([cx, cy], dtype=np.float32)
         nose_x, nose_y = image_points[30]
         if not (box[0] <= nose_x <= box[2] and box[1] <= nose_y <= box[3]):
             return None  # FaceMesh locked onto a neighbouring face, not this one
