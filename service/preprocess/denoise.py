@@ -15,6 +15,7 @@ import numpy as np
 
 _LAPLACE_DIFFERENCE = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float32)
 _NOISY = 14.0  # estimated noise (grey levels) from which a picture is smoothed
+_SMALLEST = 96  # px: in a thumbnail every pixel is detail, and detail is not told apart from grain
 _SAMPLE = 512  # half the side of the square the noise is measured in
 _BLUR_PER_NOISE = 0.1  # Gaussian sigma (pixels) per grey level of noise: 1.8 px for an old print's 18
 
@@ -31,6 +32,8 @@ def noise_level(rgb: np.ndarray) -> float:
 
 def for_detection(rgb: np.ndarray) -> np.ndarray:
     """The picture to look for faces and landmarks in: `rgb` itself unless it is grainy."""
+    if min(rgb.shape[:2]) < _SMALLEST:
+        return rgb
     noise = noise_level(rgb)
     if noise < _NOISY:
         return rgb

@@ -17,7 +17,7 @@ import numpy as np
 
 from service.preprocess.geometry import Box
 from service.preprocess.native_logs import harmless_native_logs_dropped, started_quietly
-from service.preprocess.resample import square_patch
+from service.preprocess.resample import from_patch, square_patch
 
 NUM_LANDMARKS = 68
 _CONTEXT = 1.6
@@ -40,7 +40,7 @@ def load_mesh_to_ibug68() -> list[list[int]]:
 
 
 class Landmarker(Protocol):
-    def landmarks(self, rgb: np.ndarray, box: Box) -> np.ndarray | None: ...
+    def landmarks(self, rgb: np.ndarray, box: Box, degrees: float = 0.0) -> np.ndarray | None: ...
 
     def close(self) -> None: ...
 
@@ -67,20 +67,19 @@ class MeshLandmarker:
     def close(self) -> None:
         self._mesh.close()
 
-    def landmarks(self, rgb: np.ndarray, box: Box) -> np.ndarray | None:
-        """[68, 2] float32 image pixels, or None when FaceMesh sees no face there (a false detection)."""
+    def landmarks(self, rgb: np.ndarray, box: Box, degrees: float = 0.0) -> np.ndarray | None:
+        """[68, 2] float32 image pixels, or None when FaceMesh sees no face there (a false detection). `degrees`:
+        the turn that makes the face upright (a face found in a turned copy of the picture, detect.py)."""
         cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
         side = _CONTEXT * max(box[2] - box[0], box[3] - box[1])
-        scale = _MESH_INPUT / side
-        half = _MESH_INPUT / 2
-        patch = square_patch(rgb, cx, cy, side, _MESH_INPUT)
+        patch = square_patch(rgb, cx, cy, side, _MESH_INPUT, degrees)
         with harmless_native_logs_dropped():
             result = self._mesh.process(patch)
         if not result.multi_face_landmarks:
             return None
         mesh = np.array([(p.x, p.y) for p in result.multi_face_landmarks[0].landmark], dtype=np.float32)
         points = (self._average[:, : len(mesh)] @ mesh) * _MESH_INPUT
-        image_points = (points - np.float32(half)) / np.float32(scale) + np.array([cx, cy], dtype=np.float32)
+        image_points = from_patch(points, cx, cy, side, _MESH_INPUT, degrees)
         nose_x, nose_y = image_points[30]
         if not (box[0] <= nose_x <= box[2] and box[1] <= nose_y <= box[3]):
             return None  # FaceMesh locked onto a neighbouring face, not this one
