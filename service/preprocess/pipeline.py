@@ -88,6 +88,11 @@ def _analyze_image(data: bytes, fmt: str, options: PreprocessOptions, limits: Pr
         seen = for_detection(rgb)
     detections = _usable_per_frame([_detect(seen, timings, thorough=True)], options)[0]
     faces = _faces(rgb, detections, options, timings, keep=options.max_faces, seen=seen)
+    if not faces:  # a turned head or camera: look again with the picture turned (detect.py)
+        detector, _ = _models()
+        with timed(timings, "detect"):
+            turned = [d for d in detector.detect_turned(seen) if short_side(d.box) >= options.min_face_px]
+        faces = _faces(rgb, turned, options, timings, keep=options.max_faces, seen=seen)
     media = MediaInfo("image", fmt, width, height, len(data))
     return Analysis(ImageResult(media, faces, timings), [rgb])
 
@@ -138,7 +143,7 @@ def _faces(rgb: np.ndarray, detections: list[Detection], options: PreprocessOpti
         if len(faces) == keep:
             break
         with timed(timings, "landmarks"):
-            points = landmarker.landmarks(rgb if seen is None else seen, detection.box)
+            points = landmarker.landmarks(rgb if seen is None else seen, detection.box, detection.degrees)
         if points is not None:
             faces.append(_face(rgb, detection.box, detection.score, points, False, options, timings))
     return faces

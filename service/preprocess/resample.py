@@ -46,6 +46,13 @@ def square_patch(rgb: np.ndarray, cx: float, cy: float, side: float, size: int, 
                           borderValue=(0, 0, 0))
 
 
+def to_patch(points: np.ndarray, cx: float, cy: float, side: float, size: int, degrees: float = 0.0
+             ) -> np.ndarray:
+    """Image pixels to patch pixels of square_patch."""
+    forward = _turn(degrees) * (size / side)
+    return ((points - (cx, cy)) @ forward.T + size / 2).astype(np.float32)
+
+
 def from_patch(points: np.ndarray, cx: float, cy: float, side: float, size: int, degrees: float = 0.0
                ) -> np.ndarray:
     """Patch pixels of square_patch back to image pixels."""
