@@ -26,6 +26,7 @@ class Detection:
     box: Box  # x0, y0, x1, y1 in image pixels
     score: float
     clipped: bool = False  # the box touches an edge of a tile that lies inside the picture
+    degrees: float = 0.0  # found in the picture turned this much counter-clockwise: the turn that makes it upright
 
 
 def same_face(a: Box, b: Box) -> bool:

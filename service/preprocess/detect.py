@@ -11,9 +11,16 @@ astronaut; one of the six people of insightface's t1.jpg is found only in a 0.4 
 finer level: their faces of a useful size (24 px and up) are already found in 0.6 tiles, and the nine extra runs
 would double the detection time of a portrait. Video frames skip tiles: the tracker fills a face missed in one
 frame from its neighbours. Tiles see faces again and cut some at their edges; dedup.py keeps each face once.
+A still image in which no face is confirmed (pipeline.py) is searched again turned 45 degrees each way: BlazeFace finds
+faces up to about 30-45 degrees from upright, so a tilted head in a snapshot or a picture taken with the camera
+turned is found on the second look (turned detections carry their angle, and FaceMesh is run on the face turned
+upright, landmarks.py). Only empty pictures pay for it, and the FaceMesh confirmation keeps it from adding false
+faces (bench/preprocess_recall.py: none on 51 face-free pictures).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import cv2
 import mediapipe as mp
@@ -28,6 +35,7 @@ _MAX_DETECT_SIDE = 1920  # BlazeFace sees 128 or 192 px; larger inputs only cost
 # overlap by 0.2 and 3 of 0.4 by 0.1 of the picture, so a face the level is for is whole in one of its tiles.
 _TILE_LEVELS = ((0.6, 2, 0), (0.4, 3, 600))
 _EDGE = 1.0  # px: a box this close to a tile edge inside the picture was cut by it
+_RETRY_TURNS = (45.0, -45.0)  # degrees counter-clockwise, tried when nothing is found upright
 
 
 class FaceDetector:
@@ -43,17 +51,36 @@ class FaceDetector:
 
     def detect(self, rgb: np.ndarray, thorough: bool = False) -> list[Detection]:
         """All faces, best score first, in pixels of `rgb`."""
+        return self._in_pixels_of(rgb, lambda small: self._views(small, thorough))
+
+    def detect_turned(self, rgb: np.ndarray) -> list[Detection]:
+        """Faces found in the picture turned 45 degrees each way, for a picture with none upright."""
+        def turned_views(small: np.ndarray) -> list[Detection]:
+            found = []
+            for degrees in _RETRY_TURNS:
+                turned, to_turned = _turned(small, degrees)
+                found += [_turned_back(d, to_turned) for d in self._views(turned, thorough=True)]
+            return found
+        return self._in_pixels_of(rgb, turned_views)
+
+    @staticmethod
+    def _in_pixels_of(rgb: np.ndarray, search: Callable[[np.ndarray], list[Detection]]) -> list[Detection]:
+        """`search` run on the picture shrunk to the detection size; its detections, merged, in `rgb`'s pixels."""
         small = _shrink(rgb)
         scale = rgb.shape[1] / small.shape[1]
-        found = self._run(self._short, small) + self._run(self._full, small)
+        height, width = rgb.shape[:2]
+        return [Detection(clamp_box(tuple(v * scale for v in d.box), width, height), d.score, degrees=d.degrees)
+                for d in merge_duplicates(search(small))]
+
+    def _views(self, rgb: np.ndarray, thorough: bool) -> list[Detection]:
+        """Detections of both models on the whole picture and, when thorough, of the full-range one on tiles.
+        Short-range boxes come first, so theirs is the box kept for a face both models see (dedup.py)."""
+        found = self._run(self._short, rgb) + self._run(self._full, rgb)
         if thorough:
             for fraction, count, min_side in _TILE_LEVELS:
-                if min(small.shape[:2]) >= min_side:
-                    found += self._tiles(small, fraction, count)
-        height, width = rgb.shape[:2]
-        # Short-range boxes come first, so theirs is the box kept for a face both models see.
-        return [Detection(clamp_box(tuple(v * scale for v in d.box), width, height), d.score)
-                for d in merge_duplicates(found)]
+                if min(rgb.shape[:2]) >= min_side:
+                    found += self._tiles(rgb, fraction, count)
+        return found
 
     def _tiles(self, rgb: np.ndarray, fraction: float, count: int) -> list[Detection]:
         height, width = rgb.shape[:2]
@@ -80,6 +107,27 @@ class FaceDetector:
             if short_side(box) >= 1:
                 found.append(Detection(box, float(detection.score[0])))
         return found
+
+
+def _turned(rgb: np.ndarray, degrees: float) -> tuple[np.ndarray, np.ndarray]:
+    """The picture turned about its centre on a canvas that keeps every corner, and the 2 x 3 map into it."""
+    height, width = rgb.shape[:2]
+    turn = cv2.getRotationMatrix2D((width / 2, height / 2), degrees, 1.0)
+    cos, sin = abs(turn[0, 0]), abs(turn[0, 1])
+    new_w, new_h = int(height * sin + width * cos), int(height * cos + width * sin)
+    turn[:, 2] += (new_w / 2 - width / 2, new_h / 2 - height / 2)
+    return cv2.warpAffine(rgb, turn, (new_w, new_h), flags=cv2.INTER_LINEAR), turn
+
+
+def _turned_back(detection: Detection, to_turned: np.ndarray) -> Detection:
+    """A detection in the turned picture as one in the original: same centre and size, and the turn that makes
+    the face upright."""
+    x0, y0, x1, y1 = detection.box
+    centre = np.linalg.solve(to_turned[:, :2], np.array([(x0 + x1) / 2, (y0 + y1) / 2]) - to_turned[:, 2])
+    half_w, half_h = (x1 - x0) / 2, (y1 - y0) / 2
+    degrees = float(np.degrees(np.arctan2(to_turned[0, 1], to_turned[0, 0])))
+    return Detection((centre[0] - half_w, centre[1] - half_h, centre[0] + half_w, centre[1] + half_h),
+                     detection.score, detection.clipped, degrees)
 
 
 def _cut_by_tile(box: tuple[float, ...], tile: tuple[int, int, int, int], width: int, height: int) -> bool:

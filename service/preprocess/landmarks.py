@@ -12,12 +12,12 @@ import json
 from importlib import resources
 from typing import Protocol
 
-import cv2
 import mediapipe as mp
 import numpy as np
 
 from service.preprocess.geometry import Box
 from service.preprocess.native_logs import harmless_native_logs_dropped, started_quietly
+from service.preprocess.resample import from_patch, square_patch
 
 NUM_LANDMARKS = 68
 _CONTEXT = 1.6
@@ -40,7 +40,7 @@ def load_mesh_to_ibug68() -> list[list[int]]:
 
 
 class Landmarker(Protocol):
-    def landmarks(self, rgb: np.ndarray, box: Box) -> np.ndarray | None: ...
+    def landmarks(self, rgb: np.ndarray, box: Box, degrees: float = 0.0) -> np.ndarray | None: ...
 
     def close(self) -> None: ...
 
@@ -55,9 +55,11 @@ def build_landmarker(backend: str) -> Landmarker:
 
 
 class MeshLandmarker:
-    def __init__(self) -> None:
+    def __init__(self, refine: bool = True) -> None:
+        """`refine`: FaceMesh's attention model, finer around the eyes and lips and slower; the plain one is
+        enough where the points only seed another model (dlib_landmarks.py)."""
         self._mesh = started_quietly(lambda: mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=True, max_num_faces=1, refine_landmarks=True, min_detection_confidence=_CONFIRM_SCORE))
+            static_image_mode=True, max_num_faces=1, refine_landmarks=refine, min_detection_confidence=_CONFIRM_SCORE))
         mapping = load_mesh_to_ibug68()
         # Averaging as a matrix product: row i holds 1/len for each vertex of iBUG point i.
         self._average = np.zeros((NUM_LANDMARKS, 478), dtype=np.float32)
@@ -67,22 +69,19 @@ class MeshLandmarker:
     def close(self) -> None:
         self._mesh.close()
 
-    def landmarks(self, rgb: np.ndarray, box: Box) -> np.ndarray | None:
-        """[68, 2] float32 image pixels, or None when FaceMesh sees no face there (a false detection)."""
+    def landmarks(self, rgb: np.ndarray, box: Box, degrees: float = 0.0) -> np.ndarray | None:
+        """[68, 2] float32 image pixels, or None when FaceMesh sees no face there (a false detection). `degrees`:
+        the turn that makes the face upright (a face found in a turned copy of the picture, detect.py)."""
         cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
         side = _CONTEXT * max(box[2] - box[0], box[3] - box[1])
-        scale = _MESH_INPUT / side
-        half = _MESH_INPUT / 2
-        to_patch = np.array([[scale, 0, half - cx * scale], [0, scale, half - cy * scale]], dtype=np.float64)
-        patch = cv2.warpAffine(rgb, to_patch, (_MESH_INPUT, _MESH_INPUT), flags=cv2.INTER_LINEAR,
-                               borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+        patch = square_patch(rgb, cx, cy, side, _MESH_INPUT, degrees)
         with harmless_native_logs_dropped():
             result = self._mesh.process(patch)
         if not result.multi_face_landmarks:
             return None
         mesh = np.array([(p.x, p.y) for p in result.multi_face_landmarks[0].landmark], dtype=np.float32)
         points = (self._average[:, : len(mesh)] @ mesh) * _MESH_INPUT
-        image_points = (points - to_patch[:, 2].astype(np.float32)) / np.float32(scale)
+        image_points = from_patch(points, cx, cy, side, _MESH_INPUT, degrees)
         nose_x, nose_y = image_points[30]
         if not (box[0] <= nose_x <= box[2] and box[1] <= nose_y <= box[3]):
             return None  # FaceMesh locked onto a neighbouring face, not this one

@@ -19,6 +19,7 @@ from service.preprocess.crop import crop_face
 from service.preprocess.deadline import Deadline
 from service.preprocess.decode_image import decode_image
 from service.preprocess.decode_video import open_video
+from service.preprocess.denoise import for_detection
 from service.preprocess.detect import Detection, FaceDetector
 from service.preprocess.errors import fail
 from service.preprocess.geometry import Box, short_side
@@ -85,8 +86,15 @@ def _analyze_image(data: bytes, fmt: str, options: PreprocessOptions, limits: Pr
         rgb = decode_image(data, fmt, limits)
     deadline.check()
     height, width = rgb.shape[:2]
-    detections = _usable_per_frame([_detect(rgb, timings, thorough=True)], options)[0]
-    faces = _faces(rgb, detections, options, timings, keep=options.max_faces)
+    with timed(timings, "detect"):
+        seen = for_detection(rgb)
+    detections = _usable_per_frame([_detect(seen, timings, thorough=True)], options)[0]
+    faces = _faces(rgb, detections, options, timings, keep=options.max_faces, seen=seen)
+    if not faces:  # a turned head or camera: look again with the picture turned (detect.py)
+        detector, _ = _models()
+        with timed(timings, "detect"):
+            turned = [d for d in detector.detect_turned(seen) if short_side(d.box) >= options.min_face_px]
+        faces = _faces(rgb, turned, options, timings, keep=options.max_faces, seen=seen)
     media = MediaInfo("image", fmt, width, height, len(data))
     return Analysis(ImageResult(media, faces, timings), [rgb])
 
@@ -141,16 +149,17 @@ def _usable_per_frame(per_frame: list[list[Detection]], options: PreprocessOptio
 
 
 def _faces(rgb: np.ndarray, detections: list[Detection], options: PreprocessOptions,
-           timings: dict[str, float], keep: int) -> list[Face]:
+           timings: dict[str, float], keep: int, seen: np.ndarray | None = None) -> list[Face]:
     """The first `keep` faces in score order (landmarks and crops are made for no others); a detection
-    FaceMesh cannot confirm is dropped as a false positive."""
+    FaceMesh cannot confirm is dropped as a false positive. Landmarks come from `seen` (the picture as the
+    detector saw it, denoise.py) when given, crops always from `rgb`."""
     _, landmarker = _models()
     faces = []
     for detection in detections:
         if len(faces) == keep:
             break
         with timed(timings, "landmarks"):
-            points = landmarker.landmarks(rgb, detection.box)
+            points = landmarker.landmarks(rgb if seen is None else seen, detection.box, detection.degrees)
         if points is not None:
             faces.append(_face(rgb, detection.box, detection.score, points, False, options, timings))
     return faces
