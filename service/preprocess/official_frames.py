@@ -12,7 +12,6 @@ frames as the official path at the clip's native frame rate, with no resampling 
 from __future__ import annotations
 
 import bisect
-import math
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -23,10 +22,12 @@ from service.preprocess.types import NUM_VIDEO_FRAMES
 OFFICIAL_FPS = 24
 
 
-def _nearest_tick(seconds: Fraction) -> int:
-    """av_rescale_q_rnd(..., AV_ROUND_NEAR_INF): to the nearest 24 fps tick, halves away from zero."""
-    ticks = seconds * OFFICIAL_FPS
-    return math.floor(ticks + Fraction(1, 2)) if ticks >= 0 else -math.floor(-ticks + Fraction(1, 2))
+def _nearest_tick(stamp: int, time_base: Fraction) -> int:
+    """av_rescale_q_rnd(stamp, time_base, 1/24, AV_ROUND_NEAR_INF): the nearest 24 fps tick, halves away
+    from zero, in exact integer arithmetic (Fractions cost 0.3 s on a 36000-frame clip)."""
+    scaled, denominator = abs(stamp) * time_base.numerator * OFFICIAL_FPS, time_base.denominator
+    tick = (2 * scaled + denominator) // (2 * denominator)
+    return tick if stamp >= 0 else -tick
 
 
 def official_positions(count: int) -> list[int]:
@@ -48,8 +49,8 @@ class Resampled:
         duration; both in `time_base` units."""
         if not pts:
             raise ValueError("a clip needs at least one frame")
-        ticks = tuple(_nearest_tick((p - pts[0]) * time_base) for p in pts)
-        return cls(ticks, max(_nearest_tick((end - pts[0]) * time_base), 1))
+        ticks = tuple(_nearest_tick(p - pts[0], time_base) for p in pts)
+        return cls(ticks, max(_nearest_tick(end - pts[0], time_base), 1))
 
     def source_frame(self, tick: int) -> int:
         """The source frame the filter writes at `tick`."""
