@@ -1,10 +1,8 @@
 """Two real CPU engine replicas on the tiny model, vllm-router (consistent hashing) in front of them, a real gateway
-in front of the router: started once for tests/router, stopped at the end. Test media: distinct faces made from
-skimage's public-domain astronaut photograph."""
+in front of the router: started once for tests/router, stopped at the end."""
 
 from __future__ import annotations
 
-import concurrent.futures
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,8 +13,7 @@ import pytest
 from common.child_server import ChildServer
 from service.stack import build_tiny_model
 from tests.e2e.processes import Gateway
-from tests.preprocess.media import canvas_with_face, encode_image
-from tests.router.processes import engine_replicas, gateway_for, router_server
+from tests.router.processes import engine_replicas, gateway_for, router_server, start_all
 
 
 @dataclass
@@ -25,12 +22,6 @@ class ReplicatedStack:
     router: ChildServer
     gateway: Gateway
     logs: Path
-
-
-def start_all(servers: list[ChildServer]) -> None:
-    """Start servers side by side (engines take most of a minute each on 2 cores)."""
-    with concurrent.futures.ThreadPoolExecutor(len(servers)) as pool:
-        list(pool.map(lambda server: server.start_and_wait(), servers))
 
 
 @pytest.fixture(scope="session")
@@ -58,12 +49,3 @@ def stack(router_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     finally:
         for server in reversed(started or engines):
             server.stop()
-
-
-def distinct_faces(count: int, offset: int = 0) -> list[bytes]:
-    """`count` photos whose face crops all differ: the astronaut at another size and place on a grey canvas
-    (offset + count <= 16)."""
-    return [
-        encode_image(canvas_with_face(640, 480, 240 + 9 * i, (20 + 53 * i) % (380 - 9 * i), 20 + 5 * i), "png")
-        for i in range(offset, offset + count)
-    ]

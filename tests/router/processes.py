@@ -8,6 +8,7 @@ sees a killed replica within seconds.
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import sys
 from collections.abc import Sequence
@@ -28,6 +29,12 @@ FAST_FAILOVER = [
     "--cb-timeout-duration-secs", "3",
     "--worker-startup-check-interval", "1",
 ]
+
+
+def start_all(servers: list[ChildServer]) -> None:
+    """Start servers side by side (engines take most of a minute each on 2 cores)."""
+    with concurrent.futures.ThreadPoolExecutor(len(servers)) as pool:
+        list(pool.map(lambda server: server.start_and_wait(), servers))
 
 
 def router_command(worker_urls: Sequence[str], policy: str, port: int, extra: Sequence[str] = ()) -> list[str]:
@@ -68,12 +75,14 @@ def gateway_for(engine_url: str, log_path: Path, **settings: str) -> Gateway:
     return Gateway(engine_url, log_path, **{**defaults, **settings})
 
 
-ENGINE_COUNTERS = (
-    "vllm:request_success_total",
-    "vllm:prompt_tokens_total",
-    "vllm:prefix_cache_queries_total",
-    "vllm:prefix_cache_hits_total",
-)
+# Short name -> (vLLM's Prometheus sample, labels it must carry).
+ENGINE_COUNTERS: dict[str, tuple[str, dict[str, str]]] = {
+    "requests": ("vllm:request_success_total", {}),
+    "prompt_tokens": ("vllm:prompt_tokens_total", {}),
+    "prefill_computed": ("vllm:prompt_tokens_by_source_total", {"source": "local_compute"}),
+    "cache_queries": ("vllm:prefix_cache_queries_total", {}),
+    "cache_hits": ("vllm:prefix_cache_hits_total", {}),
+}
 
 
 def engine_counters(engine_url: str) -> dict[str, float]:
@@ -82,8 +91,9 @@ def engine_counters(engine_url: str) -> dict[str, float]:
     totals = dict.fromkeys(ENGINE_COUNTERS, 0.0)
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            if sample.name in totals:
-                totals[sample.name] += sample.value
+            for short, (name, labels) in ENGINE_COUNTERS.items():
+                if sample.name == name and labels.items() <= sample.labels.items():
+                    totals[short] += sample.value
     return totals
 
 

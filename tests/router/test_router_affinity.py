@@ -4,42 +4,20 @@ the batch equals a single engine's on the same kind of batch."""
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from common.tasks import TASKS
-from tests.router.conftest import ReplicatedStack, distinct_faces
-from tests.router.processes import counter_delta, engine_counters, gateway_for
+from tests.router.conftest import ReplicatedStack
+from tests.router.processes import gateway_for
+from tests.router.workload import distinct_faces, served_by
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
 FACES = 6
-SUCCESS = "vllm:request_success_total"
-
-
-def analyze(gateway_url: str, photo: bytes) -> None:
-    response = httpx.post(
-        f"{gateway_url}/analyze",
-        files={"file": ("face.png", photo)},
-        data={"tasks": ",".join(TASKS), "max_tokens": "4"},
-        timeout=300,
-    )
-    assert response.status_code == 200, response.text
-    assert len(response.json()["faces"]) == 1
-
-
-def served_by(engine_urls: list[str], gateway_url: str, photo: bytes) -> tuple[list[float], dict[str, float]]:
-    """Send one five-task request; per engine, how many requests it completed for it, and the summed counters."""
-    before = [engine_counters(url) for url in engine_urls]
-    analyze(gateway_url, photo)
-    deltas = [counter_delta(b, engine_counters(url)) for b, url in zip(before, engine_urls, strict=True)]
-    summed = {name: sum(delta[name] for delta in deltas) for name in deltas[0]}
-    return [delta[SUCCESS] for delta in deltas], summed
 
 
 def hit_rate(counters: list[dict[str, float]]) -> float:
-    hits = sum(c["vllm:prefix_cache_hits_total"] for c in counters)
-    return hits / sum(c["vllm:prefix_cache_queries_total"] for c in counters)
+    return sum(c["cache_hits"] for c in counters) / sum(c["cache_queries"] for c in counters)
 
 
 def test_each_face_stays_on_one_replica_with_a_single_engines_hit_rate(stack: ReplicatedStack):
