@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from service.stack import build_tiny_model
@@ -47,15 +49,12 @@ def one_pass(gateway_url: str, engine_urls: list[str], photos: list[bytes]) -> t
     return seconds, {name: sum(delta[name] for delta in deltas) for name in deltas[0]}
 
 
-def main() -> None:
-    arguments = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    arguments.add_argument("--model", type=Path, help="converted model folder; default: build the tiny one")
-    arguments.add_argument("--faces", type=int, default=4, help="faces per pass, sent at once")
-    arguments.add_argument("--repeats", type=int, default=3)
-    args = arguments.parse_args()
+@contextlib.contextmanager
+def running_policies(model: Path | None) -> Iterator[tuple[list[str], dict[str, str]]]:
+    """(engine URLs, gateway URL per policy): two engines, a router per policy over both, a gateway per router."""
     with tempfile.TemporaryDirectory(prefix="facellava-router-bench-") as scratch:
         folder = Path(scratch)
-        engines = engine_replicas(args.model or build_tiny_model(folder / "model", quiet=True), folder, 2)
+        engines = engine_replicas(model or build_tiny_model(folder / "model", quiet=True), folder, 2)
         servers = list(engines)
         try:
             start_all(engines)
@@ -63,39 +62,49 @@ def main() -> None:
             gateways = {}
             for policy in POLICIES:
                 router = router_server(urls, policy, folder / f"router-{policy}.log")
-                router.start_and_wait()
                 servers.append(router)
-                gateways[policy] = gateway_for(router.url, folder / f"gateway-{policy}.log")
-                gateways[policy].start_and_wait()
-                servers.append(gateways[policy])
-            seconds: dict[str, list[float]] = {policy: [] for policy in POLICIES}
-            computed = dict.fromkeys(POLICIES, 0.0)
-            hits = dict.fromkeys(POLICIES, 0.0)
-            queries = dict.fromkeys(POLICIES, 0.0)
-            batch = 0
-            for repeat in range(args.repeats + 1):
-                for policy in POLICIES:
-                    photos = distinct_faces(args.faces, offset=batch * args.faces)
-                    batch += 1
-                    wall, counters = one_pass(gateways[policy].url, urls, photos)
-                    if repeat == 0:
-                        continue  # warm-up
-                    seconds[policy].append(wall)
-                    computed[policy] += counters["prefill_computed"]
-                    hits[policy] += counters["cache_hits"]
-                    queries[policy] += counters["cache_queries"]
+                router.start_and_wait()
+                gateway = gateway_for(router.url, folder / f"gateway-{policy}.log")
+                servers.append(gateway)
+                gateway.start_and_wait()
+                gateways[policy] = gateway.url
+            yield urls, gateways
         finally:
             for server in reversed(servers):
                 server.stop()
+
+
+def main() -> None:
+    arguments = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    arguments.add_argument("--model", type=Path, help="converted model folder; default: build the tiny one")
+    arguments.add_argument("--faces", type=int, default=4, help="faces per pass, sent at once")
+    arguments.add_argument("--repeats", type=int, default=3)
+    args = arguments.parse_args()
+    seconds: dict[str, list[float]] = {policy: [] for policy in POLICIES}
+    totals = {policy: dict.fromkeys(("prefill_computed", "cache_hits", "cache_queries"), 0.0) for policy in POLICIES}
+    with running_policies(args.model) as (urls, gateways):
+        batch = 0
+        for repeat in range(args.repeats + 1):
+            for policy in POLICIES:
+                photos = distinct_faces(args.faces, offset=batch * args.faces)
+                batch += 1
+                wall, counters = one_pass(gateways[policy], urls, photos)
+                if repeat == 0:
+                    continue  # warm-up
+                seconds[policy].append(wall)
+                for name in totals[policy]:
+                    totals[policy][name] += counters[name]
     for policy in POLICIES:
+        total, median = totals[policy], statistics.median(seconds[policy])
         print(
-            f"{policy}: prefill tokens computed {computed[policy]:.0f}, prefix-cache hit rate "
-            f"{hits[policy] / queries[policy]:.3f}, median pass {statistics.median(seconds[policy]):.2f} s"
+            f"{policy}: prefill tokens computed {total['prefill_computed']:.0f}, prefix-cache hit rate "
+            f"{total['cache_hits'] / total['cache_queries']:.3f}, median pass {median:.2f} s"
         )
+    hashing, robin = POLICIES
     print(f"round robin: 1.000 (baseline; {args.faces} faces x every task per pass, {args.repeats} passes each)")
-    prefill_ratio = computed[POLICIES[0]] / computed[POLICIES[1]]
+    prefill_ratio = totals[hashing]["prefill_computed"] / totals[robin]["prefill_computed"]
     print(f"consistent hashing / round robin, prefill tokens computed: {prefill_ratio:.3f}")
-    wall_ratio = statistics.median(seconds[POLICIES[0]]) / statistics.median(seconds[POLICIES[1]])
+    wall_ratio = statistics.median(seconds[hashing]) / statistics.median(seconds[robin])
     print(f"consistent hashing / round robin, wall time (median pass): {wall_ratio:.3f}")
 
 
