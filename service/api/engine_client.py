@@ -56,7 +56,9 @@ class EngineClient:
 
     async def healthy(self) -> bool:
         try:
-            response = await self._http.get("/health", timeout=self._settings.readiness_timeout_s)
+            response = await self._http.get(
+                self._settings.engine_health_path, timeout=self._settings.readiness_timeout_s
+            )
         except httpx.HTTPError:
             return False
         return response.status_code == 200

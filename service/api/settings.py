@@ -49,6 +49,10 @@ class Settings(BaseSettings):
         None, description="bearer key the engine requires (its VLLM_API_KEY); sent on every engine call"
     )
     readiness_timeout_s: float = Field(2.0, gt=0, description="time the engine's /health may take in /readyz")
+    engine_health_path: str = Field(
+        "/health", description="the engine's health route for /readyz; behind vllm-router: /readiness (200 while "
+        "one replica is healthy; the router's /health is 503 as soon as any replica is down)"
+    )
     engine_info_ttl_s: float = Field(
         30.0, ge=0, description="how long the engine's landmark mode and revision are cached"
     )

@@ -14,6 +14,7 @@ from .manifests import Manifest, find, of_kind, pod_spec, selects, workloads
 
 GATEWAY = "facellava-gateway"
 ENGINE = "facellava-engine"
+ROUTER = "facellava-router"
 LONG_RUNNING = ("Deployment", "StatefulSet", "DaemonSet")
 
 
@@ -75,7 +76,7 @@ def gateway_settings(docs: list[Manifest]) -> dict[str, str]:
 
 
 def engine_url_problems(docs: list[Manifest]) -> list[str]:
-    """The gateway's FACELLAVA_ENGINE_URL names the engine Service, on a port that leads to the engine."""
+    """The gateway's FACELLAVA_ENGINE_URL names the router Service, on a port that leads to the router."""
     url = gateway_settings(docs).get("FACELLAVA_ENGINE_URL")
     if not url:
         return ["the gateway has no FACELLAVA_ENGINE_URL"]
@@ -91,42 +92,119 @@ def engine_url_problems(docs: list[Manifest]) -> list[str]:
     port = next((p for p in service["spec"]["ports"] if p["port"] == parts.port), None)
     if port is None:
         return [f"{url}: Service {host_labels[0]} has no port {parts.port}"]
-    engine = find(docs, "Deployment", ENGINE)
-    if not selects(service["spec"]["selector"], engine["spec"]["template"]["metadata"]["labels"]):
-        return [f"{url}: Service {host_labels[0]} does not select the engine pods"]
+    router = find(docs, "Deployment", ROUTER)
+    if not selects(service["spec"]["selector"], router["spec"]["template"]["metadata"]["labels"]):
+        return [f"{url}: Service {host_labels[0]} does not select the router pods"]
     target = port.get("targetPort", port["port"])
-    engine_ports = [p for c in pod_spec(engine)["containers"] for p in c.get("ports", [])]
-    if not any(target in (p.get("name"), p["containerPort"]) for p in engine_ports):
-        return [f"{url}: Service port {parts.port} targets {target!r}, which no engine container exposes"]
+    if not any(target in (p.get("name"), p["containerPort"]) for p in _ports(router)):
+        return [f"{url}: Service port {parts.port} targets {target!r}, which no router container exposes"]
     return []
 
 
-def network_problems(docs: list[Manifest], extra_peers: list[dict[str, Any]] | None = None) -> list[str]:
-    """Only gateway pods (plus the named extra peers, e.g. Prometheus) may connect to the engine pods.
+def _ports(workload: Manifest) -> list[dict[str, Any]]:
+    return [p for c in pod_spec(workload)["containers"] for p in c.get("ports", [])]
 
-    A gateway peer is a same-namespace pod selector that selects the gateway's pods and no other pod template
+
+def _flag(args: list[str], name: str) -> list[str]:
+    """The values after a command-line flag, up to the next flag."""
+    if name not in args:
+        return []
+    values = []
+    for arg in args[args.index(name) + 1 :]:
+        if arg.startswith("--"):
+            break
+        values.append(arg)
+    return values
+
+
+def router_discovery_problems(docs: list[Manifest]) -> list[str]:
+    """The router discovers the engine pods: its label selector selects them (and no other pod), in its own
+    namespace, on a port the engine container serves, with a policy that keeps a face on one replica."""
+    router = find(docs, "Deployment", ROUTER)
+    (ctr,) = pod_spec(router)["containers"]
+    args = ctr.get("args", [])
+    problems = []
+    if "--service-discovery" not in args:
+        problems.append("the router does not discover engine pods (--service-discovery)")
+    if _flag(args, "--policy") != ["consistent_hash"]:
+        problems.append(f"router policy {_flag(args, '--policy')}: a face's requests would not stay on one replica")
+    selector = dict(item.split("=", 1) for item in _flag(args, "--selector"))
+    engine = find(docs, "Deployment", ENGINE)
+    matched = [
+        wl["metadata"]["name"]
+        for wl in workloads(docs)
+        if selector and selects({"matchLabels": selector}, wl["spec"]["template"]["metadata"]["labels"])
+    ]
+    if matched != [ENGINE]:
+        problems.append(f"router selector {selector} selects {matched}, not exactly the engine pods")
+    port = _flag(args, "--service-discovery-port")
+    if not port or not any(int(port[0]) == p["containerPort"] for p in _ports(engine)):
+        problems.append(f"router discovery port {port} is not an engine container port")
+    namespace = _flag(args, "--service-discovery-namespace")
+    env = {e["name"]: e for e in ctr.get("env", [])}
+    from_pod = namespace and namespace[0].startswith("$(") and namespace[0][2:-1] in env
+    field = env[namespace[0][2:-1]].get("valueFrom", {}).get("fieldRef", {}) if from_pod else {}
+    if field.get("fieldPath") != "metadata.namespace" and namespace != [router["metadata"].get("namespace")]:
+        problems.append(f"router watches namespace {namespace}, not its own")
+    return problems
+
+
+def rbac_problems(docs: list[Manifest]) -> list[str]:
+    """The router's service account may only get, list and watch pods of its namespace; no other pod has a token."""
+    router_spec = pod_spec(find(docs, "Deployment", ROUTER))
+    account = router_spec.get("serviceAccountName")
+    problems = []
+    bindings = [
+        b for b in of_kind(docs, "RoleBinding") + of_kind(docs, "ClusterRoleBinding")
+        if any(s["kind"] == "ServiceAccount" and s["name"] == account for s in b.get("subjects", []))
+    ]
+    if not bindings:
+        problems.append(f"no binding grants the router's service account {account!r} anything")
+    for binding in bindings:
+        if binding["kind"] != "RoleBinding" or binding["roleRef"]["kind"] != "Role":
+            problems.append(f"{binding['metadata']['name']}: cluster-wide grant")
+            continue
+        role = find(docs, "Role", binding["roleRef"]["name"])
+        for rule in role["rules"]:
+            if rule.get("apiGroups") != [""] or rule.get("resources") != ["pods"]:
+                problems.append(f"{role['metadata']['name']}: grants {rule.get('resources')} beyond pods")
+            if set(rule.get("verbs", [])) - {"get", "list", "watch"}:
+                problems.append(f"{role['metadata']['name']}: grants {rule['verbs']} beyond get/list/watch")
+    for wl in workloads(docs):
+        if wl["metadata"]["name"] != ROUTER and pod_spec(wl).get("automountServiceAccountToken") is not False:
+            problems.append(f"{wl['metadata']['name']}: mounts a service account token it does not need")
+    return problems
+
+
+def network_problems(
+    docs: list[Manifest], target: str = ENGINE, source: str = ROUTER, extra_peers: list[dict[str, Any]] | None = None
+) -> list[str]:
+    """Only `source` pods (plus the named extra peers, e.g. Prometheus) may connect to the `target` pods: the
+    router to the engines, the gateway to the router.
+
+    A source peer is a same-namespace pod selector that selects the source's pods and no other pod template
     of the deployment (an empty selector would admit every pod of the namespace).
     """
-    engine_labels = find(docs, "Deployment", ENGINE)["spec"]["template"]["metadata"]["labels"]
-    gateway_labels = find(docs, "Deployment", GATEWAY)["spec"]["template"]["metadata"]["labels"]
+    target_labels = find(docs, "Deployment", target)["spec"]["template"]["metadata"]["labels"]
+    source_labels = find(docs, "Deployment", source)["spec"]["template"]["metadata"]["labels"]
     other_pods = [
         wl["spec"]["template"]["metadata"]["labels"]
         for wl in workloads(docs)
-        if wl["metadata"]["name"] != GATEWAY
+        if wl["metadata"]["name"] != source
     ]
 
-    def is_gateway(peer: dict[str, Any]) -> bool:
+    def is_source(peer: dict[str, Any]) -> bool:
         selector = peer.get("podSelector")
         return (
             set(peer) == {"podSelector"}
-            and selects(selector, gateway_labels)
+            and selects(selector, source_labels)
             and not any(selects(selector, labels) for labels in other_pods)
         )
 
-    policies = [p for p in of_kind(docs, "NetworkPolicy") if selects(p["spec"]["podSelector"], engine_labels)]
+    policies = [p for p in of_kind(docs, "NetworkPolicy") if selects(p["spec"]["podSelector"], target_labels)]
     if not policies:
-        return ["no NetworkPolicy selects the engine pods: anything in the cluster can reach them"]
-    problems, gateway_admitted = [], False
+        return [f"no NetworkPolicy selects the {target} pods: anything in the cluster can reach them"]
+    problems, source_admitted = [], False
     for policy in policies:
         name = policy["metadata"]["name"]
         if "Ingress" not in policy["spec"].get("policyTypes", ["Ingress"]):
@@ -135,11 +213,11 @@ def network_problems(docs: list[Manifest], extra_peers: list[dict[str, Any]] | N
             if not rule.get("from"):
                 problems.append(f"{name}: an ingress rule admits every source")
             for peer in rule.get("from", []):
-                gateway_admitted |= is_gateway(peer)
-                if not is_gateway(peer) and peer not in (extra_peers or []):
-                    problems.append(f"{name}: admits a peer that is not the gateway: {peer}")
-    if not gateway_admitted:
-        problems.append("no NetworkPolicy admits the gateway pods to the engine")
+                source_admitted |= is_source(peer)
+                if not is_source(peer) and peer not in (extra_peers or []):
+                    problems.append(f"{name}: admits a peer that is not {source}: {peer}")
+    if not source_admitted:
+        problems.append(f"no NetworkPolicy admits the {source} pods to the {target} pods")
     return problems
 
 

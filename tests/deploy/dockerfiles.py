@@ -13,6 +13,7 @@ IMAGES = {
     "gateway": DOCKER / "gateway.Dockerfile",
     "engine-cpu": DOCKER / "engine-cpu.Dockerfile",
     "engine-gpu": DOCKER / "engine-gpu.Dockerfile",
+    "router": DOCKER / "router.Dockerfile",
 }
 
 

@@ -1,4 +1,5 @@
-"""docker/compose.yaml: a valid Compose file whose two profiles each wire one gateway to one engine.
+"""docker/compose.yaml: a valid Compose file whose profiles wire one gateway to one engine (cpu, gpu) or to vLLM's
+router over two engine replicas (replicas).
 
 Parsed by compose-spec (bindings of a Rust Compose Specification parser, from PyPI) after the two things
 Docker Compose does before parsing: ${VAR} interpolation and YAML merge keys. No Docker engine runs here.
@@ -57,6 +58,7 @@ def _in_profile(compose: dict[str, Any], profile: str) -> dict[str, dict[str, An
 
 def test_compose_file_parses_and_every_service_is_in_a_profile(compose):
     expected = {"gateway-cpu", "gateway-gpu", "engine-cpu", "engine-gpu", "tiny-model"}
+    expected |= {"gateway-replicas", "router", "engine-replica-a", "engine-replica-b"}
     assert set(compose["services"]) == expected
     assert all(svc.get("profiles") for svc in compose["services"].values())
 
@@ -90,7 +92,7 @@ def test_each_profile_wires_its_gateway_to_its_engine(compose, profile):
 
 def test_only_the_gateways_publish_a_port(compose):
     publishing = {name for name, svc in compose["services"].items() if svc.get("ports")}
-    assert publishing == {"gateway-cpu", "gateway-gpu"}
+    assert publishing == {"gateway-cpu", "gateway-gpu", "gateway-replicas"}
 
 
 def test_engines_read_their_model_read_only(compose):
@@ -110,3 +112,28 @@ def test_gpu_engine_reserves_nvidia_gpus(compose):
     (device,) = compose["services"]["engine-gpu"]["deploy"]["resources"]["reservations"]["devices"]
     assert device["driver"] == "nvidia" and device["capabilities"] == ["gpu"]
     assert "deploy" not in compose["services"]["engine-cpu"]
+
+
+def test_replicas_profile_puts_the_router_between_the_gateway_and_two_engines(compose):
+    services = _in_profile(compose, "replicas")
+    gateway, router = services["gateway-replicas"], services["router"]
+    assert gateway["depends_on"] == {"router": {"condition": "service_healthy"}}
+    assert gateway["environment"]["FACELLAVA_ENGINE_HEALTH_PATH"] == "/readiness"
+    url = urlsplit(gateway["environment"]["FACELLAVA_ENGINE_URL"])
+    # The gateway's engine is the router: it alone answers as facellava-engine in this profile.
+    assert [name for name, svc in services.items() if ENGINE_ALIAS in str(svc.get("networks"))] == ["router"]
+    (router_port,) = [s.args for s in final_stage(IMAGES["router"]) if s.keyword == "EXPOSE"]
+    assert url.hostname == ENGINE_ALIAS and url.port == int(router_port)
+    command = router["command"]
+    assert command[command.index("--policy") + 1] == "consistent_hash"
+    start = command.index("--worker-urls") + 1
+    workers = [urlsplit(u) for u in command[start:] if u.startswith("http")]
+    (engine_port,) = [s.args for s in final_stage(IMAGES["engine-cpu"]) if s.keyword == "EXPOSE"]
+    assert sorted(w.hostname for w in workers) == ["engine-replica-a", "engine-replica-b"]
+    assert {w.port for w in workers} == {int(engine_port)}
+    assert set(router["depends_on"]) == {"engine-replica-a", "engine-replica-b"}
+    for name in ("engine-replica-a", "engine-replica-b"):
+        assert services[name]["image"] == compose["services"]["engine-cpu"]["image"]
+        assert services[name]["volumes"][0]["read_only"] is True
+    for svc in services.values():
+        assert set(svc.get("depends_on", {})) <= set(services)

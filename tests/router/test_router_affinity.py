@@ -1,0 +1,50 @@
+"""(a) Affinity through vllm-router, read from each engine's own Prometheus counters: every five-task request on
+a face lands whole on one replica (and a repeated upload on the same one), and the prefix-cache hit rate over
+the batch equals a single engine's on the same kind of batch."""
+
+from __future__ import annotations
+
+import pytest
+
+from common.tasks import TASKS
+from tests.router.conftest import ReplicatedStack
+from tests.router.processes import gateway_for
+from tests.router.workload import distinct_faces, served_by
+
+pytestmark = [pytest.mark.engine, pytest.mark.slow]
+
+FACES = 6
+
+
+def hit_rate(counters: list[dict[str, float]]) -> float:
+    return sum(c["cache_hits"] for c in counters) / sum(c["cache_queries"] for c in counters)
+
+
+def test_each_face_stays_on_one_replica_with_a_single_engines_hit_rate(stack: ReplicatedStack):
+    urls = [engine.url for engine in stack.engines]
+    photos = distinct_faces(FACES)
+    placements, routed = [], []
+    for photo in photos:
+        per_engine, summed = served_by(urls, stack.gateway.url, photo)
+        placements.append(per_engine)
+        routed.append(summed)
+    for face, per_engine in enumerate(placements):
+        assert sorted(per_engine) == [0, len(TASKS)], f"face {face} was split over replicas: {per_engine}"
+    replica_of = [per_engine.index(len(TASKS)) for per_engine in placements]
+    assert set(replica_of) == {0, 1}, f"every face hashed to one replica: {replica_of}"
+
+    # The same upload again: the same crop, the same key, the same replica.
+    again, _ = served_by(urls, stack.gateway.url, photos[0])
+    assert again.index(len(TASKS)) == replica_of[0]
+
+    # One engine alone (replica 0, through a gateway of its own) on the same number of other faces.
+    single = gateway_for(urls[0], stack.logs / "gateway-single.log", engine_health_path="/health")
+    single.start_and_wait()
+    try:
+        alone = [served_by(urls, single.url, photo)[1] for photo in distinct_faces(FACES, offset=FACES)]
+    finally:
+        single.stop()
+    routed_rate, single_rate = hit_rate(routed), hit_rate(alone)
+    print(f"prefix-cache hit rate: router {routed_rate:.3f}, single engine {single_rate:.3f}; replicas {replica_of}")
+    assert routed_rate > 0.5
+    assert abs(routed_rate - single_rate) < 0.02
