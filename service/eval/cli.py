@@ -11,7 +11,6 @@ import re
 import sys
 from pathlib import Path
 
-from common.tasks import TASKS
 from service.batch.options import parse_options
 from service.batch.records import read_records
 from service.batch.service_args import add_service_arguments, run_service_batch
@@ -23,6 +22,7 @@ from service.eval.metrics import SINGLE_LABEL, confusion, headline
 from service.eval.readers import READERS
 from service.eval.readers.manifest import read_manifest
 from service.eval.scoring import SettingResult, paired_paths, score_setting
+from service.tasks.registry import REGISTRY
 
 
 def parser() -> argparse.ArgumentParser:
@@ -31,7 +31,7 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--data", type=Path, required=True,
                         help="the data set's root folder, or a manifest (.jsonl or .csv with path and label)")
     parser.add_argument("--dataset", choices=sorted(READERS), help="the layout of --data (omit for a manifest)")
-    parser.add_argument("--task", choices=TASKS, help="the task a manifest is labelled for")
+    parser.add_argument("--task", choices=REGISTRY.names, help="the task a manifest is labelled for")
     parser.add_argument("--split", help="which split or fold to score (default: each layout's test split)")
     parser.add_argument("--limit", type=int, help="score N items spread evenly over the data set")
     parser.add_argument("-o", "--out", type=Path, required=True, help="folder for answers, report and pictures")
