@@ -9,8 +9,9 @@ made from 68 points already known: FaceMesh's through the table first, then the 
 centroid moved by (a, b) times their RMS radius, with side k times it, (a, b, k) fitted on dlib's own detector
 boxes and its answers on them (bench/preprocess_dlib_box_fit.py, data/dlib-box-from-68.json).
 
-FaceMesh still runs first: it confirms a detection is a face (see landmarks.py), and it gives the seed; its plain
-model (not the attention one) is enough for that, and saves the time dlib's two passes take.
+FaceMesh still runs first: it confirms a detection is a face (see landmarks.py), and it gives the seed. (Its plain
+model instead of the attention one would save a few ms, but confirms fewer grainy faces: recall 76 vs 80 of 96 in
+bench/preprocess_recall.py.)
 Licences: dlib (dlib-bin wheel) is Boost; the predictor model (face_recognition_models) is marked CC0 by its
 package, but was trained on iBUG 300-W, whose terms exclude commercial use. The backend is a setting
 (settings.py) for that reason.
@@ -31,12 +32,12 @@ from service.preprocess.landmarks import MeshLandmarker
 from service.preprocess.resample import from_patch, square_patch, to_patch
 
 _REGION = 2.0  # half-side of the region handed to dlib, in face extents: the seed box is ~1.3 of them wide
-_PASSES = 2  # mean error over the hand-labelled photos: one pass 0.054, two 0.042, three 0.046
+_PASSES = 2  # mean error over the hand-labelled photos: one pass 0.048, two 0.045, three 0.047
 
 
 class DlibLandmarker:
     def __init__(self) -> None:
-        self._mesh = MeshLandmarker(refine=False)
+        self._mesh = MeshLandmarker()
         self._predictor = dlib.shape_predictor(face_recognition_models.pose_predictor_model_location())
         text = resources.files("service.preprocess").joinpath("data/dlib-box-from-68.json").read_text()
         fit = json.loads(text)

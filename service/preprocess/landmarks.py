@@ -55,11 +55,9 @@ def build_landmarker(backend: str) -> Landmarker:
 
 
 class MeshLandmarker:
-    def __init__(self, refine: bool = True) -> None:
-        """`refine`: FaceMesh's attention model, finer around the eyes and lips and slower; the plain one is
-        enough where the points only seed another model (dlib_landmarks.py)."""
+    def __init__(self) -> None:
         self._mesh = started_quietly(lambda: mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=True, max_num_faces=1, refine_landmarks=refine, min_detection_confidence=_CONFIRM_SCORE))
+            static_image_mode=True, max_num_faces=1, refine_landmarks=True, min_detection_confidence=_CONFIRM_SCORE))
         mapping = load_mesh_to_ibug68()
         # Averaging as a matrix product: row i holds 1/len for each vertex of iBUG point i.
         self._average = np.zeros((NUM_LANDMARKS, 478), dtype=np.float32)

@@ -19,6 +19,7 @@ from service.preprocess.crop import crop_face
 from service.preprocess.deadline import Deadline
 from service.preprocess.decode_image import decode_image
 from service.preprocess.decode_video import open_video
+from service.preprocess.dedup import same_face
 from service.preprocess.denoise import for_detection
 from service.preprocess.detect import Detection, FaceDetector
 from service.preprocess.errors import fail
@@ -90,11 +91,8 @@ def _analyze_image(data: bytes, fmt: str, options: PreprocessOptions, limits: Pr
         seen = for_detection(rgb)
     detections = _usable_per_frame([_detect(seen, timings, thorough=True)], options)[0]
     faces = _faces(rgb, detections, options, timings, keep=options.max_faces, seen=seen)
-    if not faces:  # a turned head or camera: look again with the picture turned (detect.py)
-        detector, _ = _models()
-        with timed(timings, "detect"):
-            turned = [d for d in detector.detect_turned(seen) if short_side(d.box) >= options.min_face_px]
-        faces = _faces(rgb, turned, options, timings, keep=options.max_faces, seen=seen)
+    if len(faces) < min(len(detections), options.max_faces) or not faces:
+        faces = _with_turned_faces(rgb, seen, faces, options, timings)
     media = MediaInfo("image", fmt, width, height, len(data))
     return Analysis(ImageResult(media, faces, timings), [rgb])
 
@@ -130,6 +128,18 @@ def _analyze_video(data: bytes, fmt: str, options: PreprocessOptions, limits: Pr
         media.previews = [frame_preview(i, decoded[i].time, decoded[i].picture) for i in shown]
     frames = [FrameFaces(s.index, s.time, s.faces[: options.max_faces]) for s in sampled]
     return Analysis(VideoResult(media, frames, tracks, timings), video.frames)
+
+
+def _with_turned_faces(rgb: np.ndarray, seen: np.ndarray, faces: list[Face], options: PreprocessOptions,
+                       timings: dict[str, float]) -> list[Face]:
+    """`faces` plus those found with the picture turned (detect.py), best score first. Asked for when nothing
+    was found, or when FaceMesh could not confirm a detection: a turned head is often detected but not meshed."""
+    detector, _ = _models()
+    with timed(timings, "detect"):
+        turned = [d for d in detector.detect_turned(seen) if short_side(d.box) >= options.min_face_px
+                  and not any(same_face(d.box, f.box) for f in faces)]
+    extra = _faces(rgb, turned, options, timings, keep=options.max_faces - len(faces), seen=seen)
+    return sorted(faces + extra, key=lambda f: f.score, reverse=True)
 
 
 def _detect(rgb: np.ndarray, timings: dict[str, float], thorough: bool = False) -> list[Detection]:
