@@ -9,8 +9,10 @@ complete CLIP checkpoints (text tower included) in the LanguageBind folders.
 
 Every weight is random (norm weights 1 + noise), drawn from a generator seeded by (seed, tensor name): the
 embedded tower copy is regenerated bit-identically instead of being held in memory, so large variants (for
-memory measurements) stream like the converter does. The tokenizer is trained here with the SentencePiece
-trainer in the slow-LLaMA layout (BPE, byte fallback, <unk>=0 <s>=1 </s>=2), so any text tokenizes.
+memory measurements, the real-size rehearsal in bench/) stream like the converter does; they can be stored in bf16
+with the LanguageBind folders' transformers-4.30 position_ids buffers and a vocabulary padded to exactly the
+released 32000 pieces. The tokenizer is trained here with the SentencePiece trainer in the slow-LLaMA layout (BPE,
+byte fallback, <unk>=0 <s>=1 </s>=2), so any text tokenizes.
 """
 
 from __future__ import annotations
