@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from service.eval.metrics import Table, headline
+from service.eval.paper_metrics import Table, headline
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from service.eval import report
 from service.eval.bootstrap import paired_differences
 from service.eval.figures import confusion_figure, reliability_figure
 from service.eval.items import EvalData
-from service.eval.metrics import SINGLE_LABEL, confusion, headline
+from service.eval.paper_metrics import SINGLE_LABEL, confusion, headline
 from service.eval.readers import READERS
 from service.eval.readers.manifest import read_manifest
 from service.eval.scoring import SettingResult, paired_paths, score_setting

@@ -10,8 +10,8 @@ from pathlib import Path
 from service.eval.bootstrap import Difference
 from service.eval.calibration import Calibration, confidence_points, threshold_table
 from service.eval.items import EvalData
-from service.eval.metrics import SINGLE_LABEL, headline, per_class
 from service.eval.paper import PAPER_ZERO_SHOT
+from service.eval.paper_metrics import SINGLE_LABEL, headline, per_class
 from service.eval.scoring import SettingResult
 
 PROBLEMS_SHOWN = 50

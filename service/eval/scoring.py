@@ -11,7 +11,7 @@ from typing import Any
 from common.tasks import TaskName
 from service.eval.calibration import Calibration, calibration, confidence_points
 from service.eval.items import EvalData, EvalItem, Truth
-from service.eval.metrics import Table, table
+from service.eval.paper_metrics import Table, table
 from service.eval.predictions import Prediction, prediction_of
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from service.eval.bootstrap import paired_differences
 from service.eval.calibration import calibration, confidence_points, threshold_table
-from service.eval.metrics import confusion, headline, per_class, table
+from service.eval.paper_metrics import confusion, headline, per_class, table
 from service.eval.predictions import Prediction, prediction_of
 
 
