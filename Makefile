@@ -15,3 +15,4 @@ setup:
 
 lint:
 	./.venv/gateway/bin/ruff check common model service tests bench docker
+	./.venv/gateway/bin/lint-imports  # the layering rules in pyproject.toml

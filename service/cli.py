@@ -1,10 +1,13 @@
 """`facellava COMMAND ...`: each command lives in its own module and is imported only when used, so
-`facellava faces` never loads the engine's stack and vice versa. `facellava --help` lists them."""
+`facellava faces` never loads the engine's stack. The engine environment's commands (`convert`,
+`tiny-checkpoint`) are console scripts of the model side, run as their own process: the gateway's code never
+imports the model's (pyproject.toml's import contracts). `facellava --help` lists them all."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import subprocess
 import sys
 
 # command -> ("module:function taking argv and returning an exit status", one sentence for --help)
@@ -19,18 +22,13 @@ SUBCOMMANDS = {
         "service.eval.cli:eval_main",
         "score a running service on a labelled data set with the paper's metrics, or compare two settings",
     ),
-    "convert": (
-        "model.convert:convert_main",
-        "turn the three downloaded checkpoint folders into one serving folder (engine environment)",
-    ),
-    "tiny-checkpoint": (
-        "model.tiny_checkpoint:tiny_checkpoint_main",
-        "write a tiny random Face-LLaVA checkpoint for tests and demos (engine environment)",
-    ),
 }
-# Installed only in the engine environment: a subcommand that needs one of them cannot run in the gateway's.
-ENGINE_PACKAGES = ("torch", "vllm", "transformers", "safetensors")
-ENGINE_ENTRY_POINT = ".venv/engine/bin/facellava"
+# The engine environment's commands (model/commands.py), run as `python -m model.commands COMMAND ...` in a
+# process of their own: command -> one sentence for --help.
+ENGINE_COMMANDS = {
+    "convert": "turn the three downloaded checkpoint folders into one serving folder (engine environment)",
+    "tiny-checkpoint": "write a tiny random Face-LLaVA checkpoint for tests and demos (engine environment)",
+}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -41,13 +39,16 @@ def parser() -> argparse.ArgumentParser:
         "checkpoint tools. `facellava COMMAND --help` describes a command's options.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, (_, sentence) in SUBCOMMANDS.items():
+    sentences = {**{name: sentence for name, (_, sentence) in SUBCOMMANDS.items()}, **ENGINE_COMMANDS}
+    for name, sentence in sentences.items():
         commands.add_parser(name, help=sentence, add_help=False)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in ENGINE_COMMANDS:
+        return subprocess.call([sys.executable, "-m", "model.commands", *argv])
     if not argv or argv[0] not in SUBCOMMANDS:
         try:
             parser().parse_args(argv)  # prints the help (exit 0) or the usage and the error (exit 2)
@@ -55,20 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             return int(exit_.code or 0)
         return 2
     module, function = SUBCOMMANDS[argv[0]][0].split(":")
-    try:
-        handler = getattr(importlib.import_module(module), function)
-    except ModuleNotFoundError as error:
-        # Both environments install the same `facellava` script; say which one this subcommand needs rather
-        # than print a traceback about a package that is missing on purpose.
-        if (error.name or "").split(".")[0] not in ENGINE_PACKAGES:
-            raise
-        print(
-            f"facellava {argv[0]} needs the engine environment ({error.name} is not installed here): "
-            f"run it with {ENGINE_ENTRY_POINT} {argv[0]} ...",
-            file=sys.stderr,
-        )
-        return 2
-    return handler(argv[1:])
+    return getattr(importlib.import_module(module), function)(argv[1:])
 
 
 if __name__ == "__main__":

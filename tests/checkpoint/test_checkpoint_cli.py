@@ -1,22 +1,35 @@
-"""`facellava tiny-checkpoint` and `facellava convert` through the real dispatcher (service/cli.py), and the
-gateway environment's ability to import that dispatcher without torch."""
+"""`facellava tiny-checkpoint` and `facellava convert` through their real dispatcher (model/commands.py, the
+engine environment's console scripts), the hand-over from `facellava` (service/cli.py) to it, and the gateway
+environment's ability to import `facellava` without torch."""
 
 from __future__ import annotations
 
 import json
 import logging
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 
+from model.commands import run_engine_command
 from model.tiny_checkpoint import TinyCheckpoint, TinySpec, TransformerSize, write_tiny_checkpoint
-from service.cli import main
 from tests.checkpoint.conftest import rewrite_safetensors
 
 ROOT = Path(__file__).resolve().parents[2]
 GATEWAY_PYTHON = ROOT / ".venv" / "gateway" / "bin" / "python"
+
+
+def main(argv: list[str]) -> int:
+    return run_engine_command(argv[0], argv[1:])
+
+
+def test_facellava_hands_engine_commands_to_their_console_script() -> None:
+    argv = [sys.executable, "-m", "service.cli", "convert", "--help"]
+    result = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: facellava convert")
 
 
 def test_tiny_checkpoint_then_convert(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
