@@ -61,6 +61,8 @@ async def prepare_chat(
         return PreparedChat(dumped, {})
     if len(located) > 1:
         raise ApiError(400, "too_many_media", "send one image or one video per request")
+    if face >= settings.max_faces_limit:
+        raise ApiError(422, "invalid_request", f"face: at most {settings.max_faces_limit - 1} on this server")
     m, p = located[0]
     part = messages[m].content[p]
     assert isinstance(part, ImagePart | VideoPart)
@@ -68,8 +70,6 @@ async def prepare_chat(
     url = getattr(part, field).url
     where = f"messages[{m}].content[{p}].{field}.url"
     data = decode_base64(url, where) if url.startswith("data:") else await fetch_media(url, settings)
-    if face >= settings.max_faces_limit:
-        raise ApiError(422, "invalid_request", f"face: at most {settings.max_faces_limit - 1} on this server")
     options = PreprocessOptions(max_faces=settings.max_faces_limit)
     result = await run_preprocess(preprocessor, data, options, None, settings)
     require_faces(result)

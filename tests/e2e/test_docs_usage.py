@@ -1,10 +1,11 @@
 """docs/usage.md's examples against the real service (real engine, real gateway): every documented
 `$ curl -s ...` example with its answer is run as written (with curl, `$B` the gateway) and must get the documented
-status and body, and the documented /analyze response must have exactly the fields a real one has. Values that
-depend on the run (request ids, timings, sizes, limits of this test gateway) are compared as shapes: every number
-is a number, every other character is equal.
+status and body; the `curl -s -i` examples (API keys, CORS) run against a gateway with the settings they show
+and must get the documented status line, headers and body; and the documented /analyze response must have exactly
+the fields a real one has. Values that depend on the run (request ids, timings, sizes, limits of this test
+gateway) are compared as shapes: every number is a number, every other character is equal.
 
-Not covered here (other settings than this gateway's): the `curl -i` examples of CORS, API keys and overload.
+Not covered: the 429 example ("while a video analysis is running"), which needs a request in flight.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from common.child_server import ROOT
+from common.child_server import ROOT, ChildServer
 from service.gateway_process import Gateway
 from tests.e2e.conftest import API_KEY
 from tests.preprocess.media import astronaut, encode_image
@@ -96,3 +97,63 @@ def test_documented_analyze_response_has_the_real_fields(client, media_folder: P
     real = client.post("/analyze", files={"file": ("astronaut.jpg", upload)}, data=form).json()
     assert set(real["faces"][0]["tasks"]) == set(form["tasks"].split(","))
     assert fields(documented, real) == []
+
+
+def headed_examples() -> list[tuple[str, list[str]]]:
+    """(command, output lines) of every `$ curl -s -i` example in a text block, continuation lines joined."""
+    found = []
+    for block in re.findall(r"```text\n(.*?)```", USAGE, re.DOTALL):
+        lines = block.splitlines()
+        i = 0
+        while i < len(lines):
+            if not lines[i].startswith("$ curl -s -i") or (i and lines[i - 1].startswith("$ #")):
+                i += 1
+                continue
+            command = lines[i][2:]
+            while command.endswith("\\"):
+                i += 1
+                command = command[:-1] + " " + lines[i].strip()
+            end = i + 1
+            while end < len(lines) and not lines[end].startswith("$ "):
+                end += 1
+            found.append((command, lines[i + 1 : end]))
+            i = end
+    return found
+
+
+def split_response(lines: list[str]) -> tuple[int, dict[str, str], str]:
+    """(status, headers by lower-case name, body) of `curl -i` output."""
+    blank = lines.index("") if "" in lines else len(lines)
+    headers = dict(line.split(": ", 1) for line in lines[1:blank])
+    return int(lines[0].split()[1]), {k.lower(): v for k, v in headers.items()}, "\n".join(lines[blank + 1 :])
+
+
+HEADED = headed_examples()
+
+
+@pytest.fixture(scope="module")
+def keyed_cors_gateway(engine: ChildServer, tmp_path_factory: pytest.TempPathFactory):
+    """The gateway the API-key and CORS examples were taken from: key `secret-a`, origin https://app.example."""
+    server = Gateway(engine.url, tmp_path_factory.mktemp("docs-gw") / "gateway.log", api_keys="secret-a",
+                     cors_origins="https://app.example", preprocess_workers="1")
+    server.start_and_wait()
+    yield server
+    server.stop()
+
+
+def test_the_docs_have_header_examples_to_check() -> None:
+    assert len(HEADED) >= 4, HEADED
+
+
+@pytest.mark.parametrize(("command", "output"), HEADED, ids=[c[:60] for c, _ in HEADED])
+def test_documented_curl_example_with_headers(keyed_cors_gateway: Gateway, command: str, output: list[str]):
+    script = f"B={shlex.quote(keyed_cors_gateway.url)}; {command}"
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    status, headers, body = split_response(done.stdout.replace("\r\n", "\n").splitlines())
+    documented_status, documented_headers, documented_body = split_response(output)
+    assert status == documented_status, (command, done.stdout)
+    for name, value in documented_headers.items():
+        got = headers.get(name)
+        assert got is not None and (name == "x-request-id" or got == value), (command, name, value, got)
+    if documented_body:
+        assert shape(json.loads(body)) == shape(json.loads(documented_body)), command
