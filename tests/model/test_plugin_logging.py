@@ -23,11 +23,20 @@ def test_register_keeps_only_the_first_decode_stream_reset(caplog: pytest.LogCap
         if isinstance(f, FirstDecodeStreamResetOnly):
             f.seen = False  # as in a fresh process
     reset = "Encountered invalid prefix detokenization error for request %s, resetting decode stream."
-    with caplog.at_level(logging.WARNING, logger=DETOKENIZER_LOGGER):
-        for request in range(50):
-            warn(logger, reset, f"chatcmpl-{request}")
-        warn(logger, "Encountered invalid token id: %r", 7)  # another detokenizer warning: kept
-    messages = [record.getMessage() for record in caplog.records if record.name == DETOKENIZER_LOGGER]
+    # vLLM's logging configuration may stop its loggers from propagating to the root logger (once an earlier test
+    # imported vLLM), so the records are collected on the logger itself rather than through caplog.
+    records: list[logging.LogRecord] = []
+    collector = logging.Handler()
+    collector.emit = records.append  # type: ignore[method-assign]
+    logger.addHandler(collector)
+    try:
+        with caplog.at_level(logging.WARNING, logger=DETOKENIZER_LOGGER):
+            for request in range(50):
+                warn(logger, reset, f"chatcmpl-{request}")
+            warn(logger, "Encountered invalid token id: %r", 7)  # another detokenizer warning: kept
+    finally:
+        logger.removeHandler(collector)
+    messages = [record.getMessage() for record in records]
     assert len(messages) == 2, messages
     assert messages[0].startswith("Encountered invalid prefix detokenization error for request chatcmpl-0")
     assert "further ones are not logged" in messages[0]
