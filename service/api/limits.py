@@ -68,6 +68,13 @@ class _ClientGone(Exception):  # noqa: N818
     pass
 
 
+class _Reservation:
+    """The bytes of the budget one request holds; it grows while a body without Content-Length arrives."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+
 class BodyReception:
     def __init__(
         self, app: ASGIApp, max_bytes: int, budget_bytes: int, timeout_s: float, retry_after_s: int,
@@ -92,14 +99,14 @@ class BodyReception:
         if not is_limited(scope):
             await self.app(scope, receive, send)
             return
-        reserved = int(declared) if declared.isdigit() else 0
-        if not self._reserve(reserved):
+        reservation = _Reservation(int(declared) if declared.isdigit() else 0)
+        if not self._reserve(reservation.size):
             await self._refuse("body_budget", self._over_budget(), scope, receive, send, drain=True)
             return
         try:
             try:
                 async with asyncio.timeout(self.timeout_s):
-                    body, reserved = await self._receive_all(receive, reserved)
+                    body = await self._receive_all(receive, reservation)
             except TimeoutError:
                 timeout = ApiError(408, "body_timeout", f"the request body took over {self.timeout_s:g} s to arrive")
                 await self._refuse("body_timeout", timeout, scope, receive, send, drain=False)
@@ -111,9 +118,9 @@ class BodyReception:
                 return
             await self.app(scope, _replay(body, receive), send)
         finally:
-            self.buffered -= reserved
+            self.buffered -= reservation.size
 
-    async def _receive_all(self, receive: Receive, reserved: int) -> tuple[bytes, int]:
+    async def _receive_all(self, receive: Receive, reservation: _Reservation) -> bytes:
         """The whole body, growing the reservation when a body without Content-Length outgrows it."""
         chunks: list[bytes] = []
         received = 0
@@ -125,13 +132,13 @@ class BodyReception:
             received += len(chunk)
             if received > self.max_bytes:
                 raise _BodyRefused(too_large(self.max_bytes))
-            if received > reserved:
-                if not self._reserve(received - reserved):
+            if received > reservation.size:
+                if not self._reserve(received - reservation.size):
                     raise _BodyRefused(self._over_budget())
-                reserved = received
+                reservation.size = received
             chunks.append(chunk)
             if not message.get("more_body", False):
-                return b"".join(chunks), reserved
+                return b"".join(chunks)
 
     def _reserve(self, size: int) -> bool:
         if self.buffered + size > self.budget_bytes:

@@ -86,7 +86,7 @@ def _lost_reply(exitcode: int | None) -> _Reply:
     """Why a worker went away mid-job, and whether the input is to blame."""
     if exitcode is not None and (exitcode > 0 or -exitcode in _CRASH_SIGNALS):
         return "error", "worker_crashed", "the preprocessing worker died on this input"
-    how = f"signal {signal.Signals(-exitcode).name}" if exitcode is not None and exitcode < 0 else "no answer"
+    how = f"signal {signal.Signals(-exitcode).name}" if exitcode is not None and exitcode < 0 else "it did not run"
     return "error", "worker_killed", f"the preprocessing worker was stopped from outside ({how}); retry"
 
 
@@ -208,16 +208,19 @@ class PreprocessPool:
     def _serve_locked(self, worker: _Worker, job: tuple) -> _Reply:
         if not worker.process.is_alive():  # died while idle, before the supervisor noticed: not this job's fault
             self._replace(worker)
+        sent = False
         try:
             self._await_ready(worker)
             worker.conn.send(job)
+            sent = True
             if worker.conn.poll(self._kill_after_s):
                 return worker.conn.recv()
             self._replace(worker)
             return "error", "decode_timeout", f"the worker did not answer within {self._kill_after_s:g} s"
         except (EOFError, OSError, TimeoutError):
             worker.process.join(timeout=5)
-            lost = _lost_reply(worker.process.exitcode)
+            # A worker that never got the job (it failed to start) cannot have died of it.
+            lost = _lost_reply(worker.process.exitcode if sent else None)
             self._replace(worker)
             return lost
         except Exception as exc:  # e.g. an unpicklable reply: the pipe's state is unknown, so start afresh

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 
 import httpx
 import pytest
@@ -95,10 +96,17 @@ def test_json_logs_carry_the_request_id_and_no_media(gateway, caplog: pytest.Log
         )
     assert response.status_code == 200
     formatter = JsonFormatter()
-    lines = [json.loads(formatter.format(record)) for record in caplog.records]
-    access = [
-        line for line in lines if line["logger"] == "facellava.access" and line["request_id"] == "log-test-1"
-    ]
+
+    def access_lines() -> tuple[list[dict], list[dict]]:
+        lines = [json.loads(formatter.format(record)) for record in caplog.records]
+        ours = [line for line in lines if line["logger"] == "facellava.access" and line["request_id"] == "log-test-1"]
+        return lines, ours
+
+    # The access line is written once the response's last byte is sent, so it may trail the client by a moment.
+    deadline = time.monotonic() + 5
+    while not access_lines()[1] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    lines, access = access_lines()
     assert access and access[0]["status"] == 200 and access[0]["route"] == "/analyze"
     dumped = "\n".join(json.dumps(line) for line in lines)
     assert "base64" not in dumped and re.search(r"[A-Za-z0-9+/]{200,}", dumped) is None

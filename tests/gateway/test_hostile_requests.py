@@ -118,6 +118,25 @@ def test_bodies_share_one_byte_budget(start_gateway, engine_state):
     assert client.post("/analyze", files={"file": ("f.png", b"x" * 2500)}).status_code != 429
 
 
+def test_refused_streamed_bodies_give_their_budget_back(start_gateway, engine_state):
+    """Bodies without Content-Length grow their share of the budget as they arrive; one refused midway (too
+    large, or too slow) must hand all of it back, or the budget would shrink until every upload is refused."""
+    client = start_gateway(max_body_bytes=3000, max_buffered_body_bytes=3000, body_timeout_s=1)
+
+    def chunked(size: int) -> Iterator[bytes]:
+        yield from (b"x" * 500 for _ in range(size // 500))
+
+    for _ in range(8):
+        refused = client.post("/analyze", content=chunked(4000), headers={"Content-Type": "multipart/form-data"})
+        assert refused.status_code == 413
+    port = httpx.URL(str(client.base_url)).port
+    with socket.create_connection(("127.0.0.1", port), timeout=15) as stalled:  # 2000 bytes, then nothing
+        stalled.sendall(b"POST /analyze HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n7d0\r\n" + b"x" * 2000)
+        assert read_reply(stalled).startswith(b"HTTP/1.1 408")
+    full = client.post("/analyze", files={"file": ("f.png", describe(kind="image", padding="x" * 2000))})
+    assert full.status_code == 200, full.text
+
+
 def test_sixty_four_clients_get_answers_not_resets(start_gateway, engine_state):
     """Beyond the in-flight bound the answer is a typed 429, read by the client, never a connection reset."""
     client = start_gateway(max_in_flight=2)

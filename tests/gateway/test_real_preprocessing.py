@@ -127,6 +127,7 @@ def test_timeout_busy_and_killed_worker(start_real_gateway, engine_state):
 def test_a_worker_that_crashes_on_its_input_blames_the_input(start_real_gateway, engine_state):
     """A fatal signal of the worker's own (SIGSEGV, as a decoder bug raises) is the input's fault: 422."""
     client, pool = start_real_gateway(max_queue=0)
+    assert upload(client, ASTRONAUT_JPEG).status_code == 200  # the worker is up: the next job reaches it
     (pid,) = pool.worker_pids()
     os.kill(pid, signal.SIGSTOP)  # holds the job in the worker however loaded the machine is
     with concurrent.futures.ThreadPoolExecutor(1) as threads:
