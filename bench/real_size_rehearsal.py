@@ -58,7 +58,7 @@ SIZES = {
 
 def write_checkpoint(out: Path, size: str) -> None:
     """Step 1 (engine environment: torch)."""
-    from model.tiny_checkpoint import TinySpec, TransformerSize, write_tiny_checkpoint
+    from conversion.tiny_checkpoint import TinySpec, TransformerSize, write_tiny_checkpoint
 
     (hidden, mlp, layers, heads, vocab), tower = SIZES[size]
     spec = TinySpec(

@@ -19,6 +19,7 @@ RUN pip install --extra-index-url https://download.pytorch.org/whl/cpu -r requir
 COPY pyproject.toml ./
 COPY common common
 COPY model model
+COPY conversion conversion
 COPY service service
 RUN pip install --no-deps .
 

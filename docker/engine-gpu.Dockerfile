@@ -21,6 +21,7 @@ RUN pip install -r requirements/engine-gpu.txt
 COPY pyproject.toml ./
 COPY common common
 COPY model model
+COPY conversion conversion
 COPY service service
 RUN pip install --no-deps .
 

@@ -23,8 +23,8 @@ SUBCOMMANDS = {
         "score a running service on a labelled data set with the paper's metrics, or compare two settings",
     ),
 }
-# The engine environment's commands (model/commands.py), run as `python -m model.commands COMMAND ...` in a
-# process of their own: command -> one sentence for --help.
+# The engine environment's commands (conversion/commands.py), run in a process of their own as
+# `python -m conversion.commands COMMAND ...`: command -> one sentence for --help.
 ENGINE_COMMANDS = {
     "convert": "turn the three downloaded checkpoint folders into one serving folder (engine environment)",
     "tiny-checkpoint": "write a tiny random Face-LLaVA checkpoint for tests and demos (engine environment)",
@@ -48,7 +48,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in ENGINE_COMMANDS:
-        return subprocess.call([sys.executable, "-m", "model.commands", *argv])
+        return subprocess.call([sys.executable, "-m", "conversion.commands", *argv])
     if not argv or argv[0] not in SUBCOMMANDS:
         try:
             parser().parse_args(argv)  # prints the help (exit 0) or the usage and the error (exit 2)

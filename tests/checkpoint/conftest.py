@@ -1,6 +1,6 @@
 """Shared material for the checkpoint-tool tests: one generated tiny checkpoint per session (copied per test,
 because many tests damage their copy on purpose) and readers that open weight files independently of
-model.checkpoint_io, so a bug there cannot hide itself.
+conversion.checkpoint_io, so a bug there cannot hide itself.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from model.checkpoint_schema import IMAGE_TOWER_PREFIX, VIDEO_TOWER_PREFIX
-from model.tiny_checkpoint import TinyCheckpoint, TinySpec, write_tiny_checkpoint
+from conversion.checkpoint_schema import IMAGE_TOWER_PREFIX, VIDEO_TOWER_PREFIX
+from conversion.tiny_checkpoint import TinyCheckpoint, TinySpec, write_tiny_checkpoint
 
 ORACLE = Path(
     os.environ.get(

@@ -44,7 +44,7 @@ class PeakSampler(threading.Thread):
 
 
 def main(argv: list[str]) -> None:
-    from model.convert import convert
+    from conversion.convert import convert
 
     facellava, image, video, out, shard = argv
     baseline_anon, baseline_rss = _status_kib("RssAnon"), _status_kib("VmRSS")

@@ -1,4 +1,4 @@
-"""`facellava tiny-checkpoint` and `facellava convert` through their real dispatcher (model/commands.py, the
+"""`facellava tiny-checkpoint` and `facellava convert` through their real dispatcher (conversion/commands.py, the
 engine environment's console scripts), the hand-over from `facellava` (service/cli.py) to it, and the gateway
 environment's ability to import `facellava` without torch."""
 
@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from model.commands import run_engine_command
-from model.tiny_checkpoint import TinyCheckpoint, TinySpec, TransformerSize, write_tiny_checkpoint
+from conversion.commands import run_engine_command
+from conversion.tiny_checkpoint import TinyCheckpoint, TinySpec, TransformerSize, write_tiny_checkpoint
 from tests.checkpoint.conftest import rewrite_safetensors
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,14 +10,14 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from model.checkpoint_io import (
+from conversion.checkpoint_io import (
     CheckpointReadError,
     ShardedWeightWriter,
     TensorSource,
     sha256_file,
     weight_files,
 )
-from model.convert import parse_size
+from conversion.convert import parse_size
 
 
 def _tensors(count: int, size: int = 100) -> dict[str, torch.Tensor]:

@@ -14,11 +14,11 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
+from conversion.convert import ConversionReport, convert
+from conversion.released_config import TOWER_FIELDS
+from conversion.tiny_checkpoint import TinyCheckpoint
 from model import serving_format as fmt
 from model.config import FaceLlavaConfig
-from model.convert import ConversionReport, convert
-from model.released_config import TOWER_FIELDS
-from model.tiny_checkpoint import TinyCheckpoint
 from tests.checkpoint.conftest import ORACLE, expected_serving_tensors, read_weights
 
 

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from model.tiny_checkpoint import TinySpec, TransformerSize, write_tiny_checkpoint
+from conversion.tiny_checkpoint import TinySpec, TransformerSize, write_tiny_checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 

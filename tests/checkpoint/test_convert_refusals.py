@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from model.conversion_error import ConversionError
-from model.convert import convert
-from model.tiny_checkpoint import TinyCheckpoint, train_tokenizer
+from conversion.convert import convert
+from conversion.errors import ConversionError
+from conversion.tiny_checkpoint import TinyCheckpoint, train_tokenizer
 from tests.checkpoint.conftest import (
     edit_json,
     expected_serving_tensors,

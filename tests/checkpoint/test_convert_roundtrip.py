@@ -15,11 +15,11 @@ import pytest
 import torch
 
 from common.engine_protocol import LANDMARK_POINTS
-from model.checkpoint_schema import IMAGE_TOWER_PREFIX, VIDEO_TOWER_PREFIX
+from conversion.checkpoint_schema import IMAGE_TOWER_PREFIX, VIDEO_TOWER_PREFIX
+from conversion.convert import convert
+from conversion.errors import ConversionError
+from conversion.tiny_checkpoint import TinyCheckpoint
 from model.config import FaceLlavaConfig
-from model.conversion_error import ConversionError
-from model.convert import convert
-from model.tiny_checkpoint import TinyCheckpoint
 from tests.checkpoint.conftest import expected_serving_tensors, read_weights, rewrite_bin, rewrite_safetensors
 
 LANDMARK_PREFIXES = (

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from model.conversion_error import ConversionError
-from model.convert import convert
+from conversion.convert import convert
+from conversion.errors import ConversionError
 from service.cli import main
 from tests.checkpoint.conftest import ORACLE, read_weights, rewrite_bin
 

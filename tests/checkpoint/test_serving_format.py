@@ -12,10 +12,10 @@ from transformers import AutoTokenizer
 from vllm.renderers.hf import _detect_content_format
 from vllm.tokenizers.registry import get_tokenizer
 
+from conversion.convert import convert
+from conversion.tiny_checkpoint import TinyCheckpoint
 from model import serving_format as fmt
 from model.config import FaceLlavaConfig
-from model.convert import convert
-from model.tiny_checkpoint import TinyCheckpoint
 
 
 @pytest.fixture(scope="module")

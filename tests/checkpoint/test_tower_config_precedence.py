@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from conversion.convert import convert
+from conversion.errors import ConversionError
+from conversion.released_config import VISION_DEFAULTS, resolve_vision_config
+from conversion.tiny_checkpoint import TinyCheckpoint
 from model.config import FaceLlavaConfig
-from model.conversion_error import ConversionError
-from model.convert import convert
-from model.released_config import VISION_DEFAULTS, resolve_vision_config
-from model.tiny_checkpoint import TinyCheckpoint
 from tests.checkpoint.conftest import edit_json
 
 

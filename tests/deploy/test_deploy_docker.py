@@ -82,7 +82,7 @@ def test_uid_matches_the_pods_run_as_user(rendered):
 def test_gateway_image_has_no_torch_and_no_engine_code():
     steps = instructions(IMAGES["gateway"])
     sources = copy_sources(steps)
-    assert "model" not in sources
+    assert "model" not in sources and "conversion" not in sources
     for requirement in (s for s in sources if s.startswith("requirements/")):
         lines = (REPO / requirement).read_text().splitlines()
         names = {line.split("==")[0].strip().lower() for line in lines}

@@ -30,7 +30,7 @@ def oracle() -> Oracle:
 def serving_dir(tmp_path_factory: pytest.TempPathFactory, oracle: Oracle) -> Path:
     """The oracle's downloaded folders converted by the project's own converter with its defaults (landmark
     conditioning off, the landmark weights written)."""
-    from model.convert import convert
+    from conversion.convert import convert
 
     out = tmp_path_factory.mktemp("serving") / "facellava"
     convert(

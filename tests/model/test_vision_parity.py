@@ -17,10 +17,10 @@ from torch.nn import functional
 from transformers.activations import ACT2FN
 
 from common.engine_protocol import CROP_SIZE, LANDMARK_POINTS
+from conversion.released_config import read_tower_config
 from model.config import FaceLlavaConfig
 from model.landmark_modules import CROSS_ATTN_BRANCH_SCALE, LANDMARK_FEATURES, NUM_LANDMARKS
 from model.projector import build_mm_projector
-from model.released_config import read_tower_config
 from model.towers import activation_by_name
 from model.transforms import image_to_pixels, video_to_pixels
 from model.vision_encoder import LANDMARK_CROP_PIXELS, LANDMARK_MODULE_NAMES, FaceLlavaVision

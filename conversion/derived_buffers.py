@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from model.conversion_error import ConversionError
+from conversion.errors import ConversionError
 
 POSITION_IDS = "embeddings.position_ids"
 ROTARY_INV_FREQ = "rotary_emb.inv_freq"

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from model.conversion_error import ConversionError
+from conversion.errors import ConversionError
+from conversion.released_config import LANDMARKS_HIDDEN_SIZE
 from model.landmark_modules import FACE_REGIONS
-from model.released_config import LANDMARKS_HIDDEN_SIZE
 
 Shapes = dict[str, tuple[int, ...]]
 

@@ -7,8 +7,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from model.checkpoint_io import TensorSource
-from model.checkpoint_schema import (
+from conversion.checkpoint_io import TensorSource
+from conversion.checkpoint_schema import (
     IMAGE_TOWER_PREFIX,
     VIDEO_TOWER_PREFIX,
     check_shape,
@@ -18,8 +18,8 @@ from model.checkpoint_schema import (
     name_list,
     projector_shapes,
 )
-from model.conversion_error import ConversionError
-from model.derived_buffers import IGNORED_ON_LOAD, ROTARY_INV_FREQ, rotary_inv_freq, verify_all
+from conversion.derived_buffers import IGNORED_ON_LOAD, ROTARY_INV_FREQ, rotary_inv_freq, verify_all
+from conversion.errors import ConversionError
 
 logger = logging.getLogger("facellava.convert")
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import sentencepiece
 
+from conversion.errors import ConversionError
+from conversion.released_config import read_json
 from model import serving_format as fmt
-from model.conversion_error import ConversionError
-from model.released_config import read_json
 
 
 def added_token(content: str) -> dict[str, Any]:

@@ -16,8 +16,8 @@ ENGINE_ENTRY_POINT = ".venv/engine/bin/facellava"
 
 # command -> "module:function taking argv and returning an exit status"
 COMMANDS = {
-    "convert": "model.convert:convert_main",
-    "tiny-checkpoint": "model.tiny_checkpoint:tiny_checkpoint_main",
+    "convert": "conversion.convert:convert_main",
+    "tiny-checkpoint": "conversion.tiny_checkpoint:tiny_checkpoint_main",
 }
 
 
@@ -48,5 +48,5 @@ def tiny_checkpoint() -> int:
     return run_engine_command("tiny-checkpoint", sys.argv[1:])
 
 
-if __name__ == "__main__":  # `python -m model.commands COMMAND ...`: how `facellava COMMAND` hands over
+if __name__ == "__main__":  # `python -m conversion.commands COMMAND ...`: how `facellava COMMAND` hands over
     sys.exit(run_engine_command(sys.argv[1], sys.argv[2:]))

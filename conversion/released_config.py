@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from common.engine_protocol import LANDMARK_POINTS
+from conversion.errors import ConversionError
 from model import serving_format as fmt
-from model.conversion_error import ConversionError
 
 # The official code's fallbacks when config.json names no landmark modules (LlavaLlamaForCausalLM.__init__).
 LANDMARK_DEFAULTS: dict[str, Any] = {

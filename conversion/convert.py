@@ -34,14 +34,14 @@ import torch
 from pydantic import BaseModel
 from tqdm import tqdm
 
+from conversion.checkpoint_io import CheckpointReadError, ShardedWeightWriter, TensorSource, sha256_file
+from conversion.errors import ConversionError
+from conversion.plan import LandmarkChoice, Plan, plan_facellava
+from conversion.released_config import check_facellava_config, read_json, text_config_from
+from conversion.serving_tokenizer import write_serving_tokenizer
+from conversion.tower_merge import TowerInput, TowerPair
 from model import serving_format as fmt
-from model.checkpoint_io import CheckpointReadError, ShardedWeightWriter, TensorSource, sha256_file
 from model.config import FaceLlavaConfig
-from model.conversion_error import ConversionError
-from model.conversion_plan import LandmarkChoice, Plan, plan_facellava
-from model.released_config import check_facellava_config, read_json, text_config_from
-from model.serving_tokenizer import write_serving_tokenizer
-from model.tower_merge import TowerInput, TowerPair
 
 logger = logging.getLogger("facellava.convert")
 

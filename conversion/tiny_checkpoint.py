@@ -30,9 +30,8 @@ from typing import Any, Literal
 import sentencepiece
 import torch
 
-from model import serving_format as fmt
-from model.checkpoint_io import ShardedWeightWriter, WeightFormat
-from model.checkpoint_schema import (
+from conversion.checkpoint_io import ShardedWeightWriter, WeightFormat
+from conversion.checkpoint_schema import (
     IMAGE_TOWER_PREFIX,
     VIDEO_TOWER_PREFIX,
     clip_layer_shapes,
@@ -41,10 +40,11 @@ from model.checkpoint_schema import (
     projector_shapes,
     tower_shapes,
 )
-from model.convert import parse_size
-from model.derived_buffers import POSITION_IDS, position_ids
-from model.released_config import LANDMARKS_HIDDEN_SIZE, check_facellava_config, text_config_from
-from model.serving_tokenizer import added_token
+from conversion.convert import parse_size
+from conversion.derived_buffers import POSITION_IDS, position_ids
+from conversion.released_config import LANDMARKS_HIDDEN_SIZE, check_facellava_config, text_config_from
+from conversion.serving_tokenizer import added_token
+from model import serving_format as fmt
 
 LandmarkConfig = Literal["landmarks_region_projector", "linear", "absent"]
 

@@ -10,8 +10,8 @@ from typing import Any, Literal
 
 import torch
 
-from model.checkpoint_io import TensorSource
-from model.checkpoint_schema import (
+from conversion.checkpoint_io import TensorSource
+from conversion.checkpoint_schema import (
     IMAGE_TOWER_PREFIX,
     LANGUAGEBIND_VISION_PREFIX,
     VIDEO_TOWER_PREFIX,
@@ -21,9 +21,9 @@ from model.checkpoint_schema import (
     name_list,
     tower_shapes,
 )
-from model.conversion_error import ConversionError
-from model.derived_buffers import POSITION_IDS, position_ids, verify_all
-from model.released_config import LoraSettings, read_tower_config
+from conversion.derived_buffers import POSITION_IDS, position_ids, verify_all
+from conversion.errors import ConversionError
+from conversion.released_config import LoraSettings, read_tower_config
 
 TowerKind = Literal["image", "video"]
 
