@@ -137,3 +137,18 @@ def test_replicas_profile_puts_the_router_between_the_gateway_and_two_engines(co
         assert services[name]["volumes"][0]["read_only"] is True
     for svc in services.values():
         assert set(svc.get("depends_on", {})) <= set(services)
+
+
+def test_every_gateway_sends_the_key_every_engine_requires(compose):
+    """A profile that overrides a gateway's environment must keep the engine key (a YAML merge replaces the whole
+    map): without it every engine call is 401 while /readyz, which needs no key, stays green."""
+    services = compose["services"]
+    engine_keys = {
+        name: svc["environment"]["FACELLAVA_ENGINE_API_KEY"]
+        for name, svc in services.items()
+        if name.startswith("engine")
+    }
+    assert engine_keys
+    for name, svc in services.items():
+        if name.startswith("gateway"):
+            assert svc["environment"]["FACELLAVA_ENGINE_API_KEY"] in set(engine_keys.values()), name

@@ -18,7 +18,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from common.child_server import ChildServer, engine_python, engine_server, free_port
-from tests.e2e.processes import Gateway
+from tests.e2e.processes import ENGINE_KEY, Gateway
 
 # Health checks every second, one failure marks a replica down, one success brings it back; an open circuit
 # (a replica that kept failing) is tried again after 3 s. Production values are in docker/compose.yaml and k8s.
@@ -58,8 +58,11 @@ def router_server(worker_urls: Sequence[str], policy: str, log_path: Path) -> Ch
 
 
 def engine_replicas(model_dir: Path, logs: Path, count: int) -> list[ChildServer]:
-    """`count` engines on the same model, not started yet."""
-    return [engine_server(engine_python(), model_dir, logs / f"engine-{i}.log") for i in range(count)]
+    """`count` engines on the same model, not started yet, each requiring the key the gateway sends through the
+    router (as in production: the router passes the gateway's Authorization header on to the replica)."""
+    return [
+        engine_server(engine_python(), model_dir, logs / f"engine-{i}.log", api_key=ENGINE_KEY) for i in range(count)
+    ]
 
 
 def gateway_for(engine_url: str, log_path: Path, **settings: str) -> Gateway:

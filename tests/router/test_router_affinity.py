@@ -7,8 +7,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from common.tasks import TASKS
 from service.api.engine_payloads import ROUTING_KEY_HEADER
+from service.tasks.registry import REGISTRY
 from tests.router.conftest import ReplicatedStack
 from tests.router.processes import counter_delta, engine_counters, gateway_for
 from tests.router.workload import distinct_faces, served_by
@@ -31,12 +31,12 @@ def test_each_face_stays_on_one_replica_with_a_single_engines_hit_rate(stack: Re
         placements.append(per_engine)
         routed.append(summed)
     for face, per_engine in enumerate(placements):
-        assert sorted(per_engine) == [0, len(TASKS)], f"face {face} was split over replicas: {per_engine}"
-    replica_of = [per_engine.index(len(TASKS)) for per_engine in placements]
+        assert sorted(per_engine) == [0, len(REGISTRY.names)], f"face {face} was split over replicas: {per_engine}"
+    replica_of = [per_engine.index(len(REGISTRY.names)) for per_engine in placements]
 
     # The same upload again: the same crop, the same key, the same replica.
     again, _ = served_by(urls, stack.gateway.url, photos[0])
-    assert again.index(len(TASKS)) == replica_of[0]
+    assert again.index(len(REGISTRY.names)) == replica_of[0]
 
     # One engine alone (replica 0, through a gateway of its own) on the same number of other faces.
     single = gateway_for(urls[0], stack.logs / "gateway-single.log", engine_health_path="/health")

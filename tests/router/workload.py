@@ -7,12 +7,12 @@ from __future__ import annotations
 import httpx
 import numpy as np
 
-from common.tasks import TASKS
+from service.tasks.registry import REGISTRY
 from tests.preprocess.media import canvas_with_face, encode_image
 from tests.router.processes import counter_delta, engine_counters
 
 
-def analyze(gateway_url: str, photo: bytes, tasks: tuple[str, ...] = TASKS) -> httpx.Response:
+def analyze(gateway_url: str, photo: bytes, tasks: tuple[str, ...] = REGISTRY.names) -> httpx.Response:
     """One /analyze request on a one-face photo: 200 with that face, or the gateway's typed error."""
     return httpx.post(
         f"{gateway_url}/analyze",
