@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 import cv2
 import httpx
 import pytest
+from PIL import Image
 
 from service.api.app import create_app
 from service.api.settings import Settings
@@ -28,11 +29,18 @@ from tests.preprocess.media import (
     coffee,
     encode_clip,
     encode_image,
+    mjpeg_clip,
     moving_face,
     png_claiming,
 )
 
 ASTRONAUT_JPEG = encode_image(astronaut(), "JPEG", quality=95)
+
+
+def _giant_frame_mjpeg() -> bytes:
+    """A Motion JPEG AVI announcing 64 x 64 whose fourth frame is 4200 x 4200 (over the 4K frame limit)."""
+    small = Image.fromarray(cv2.resize(astronaut(), (64, 64)))
+    return mjpeg_clip("avi", [small] * 3 + [Image.new("RGB", (4200, 4200), (90, 90, 90))] + [small] * 3)
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +87,10 @@ def test_a_real_face_is_analysed(real_gateway, engine_state):
         (lambda: encode_clip(moving_face(), 45), 413, "video_too_long"),  # 1.5 s over the 1 s limit
         (lambda: encode_image(coffee(), "PNG"), 422, "no_face"),
         (lambda: encode_image(cv2.resize(astronaut(), (32, 32)), "PNG"), 422, "face_too_small"),
+        (_giant_frame_mjpeg, 413, "too_large"),  # issue 10 point 2: was 2.3 GB of decoding, then a 500
     ],
-    ids=["random-bytes", "audio-only", "truncated", "pixel-bomb", "too-long", "face-free", "tiny-face"],
+    ids=["random-bytes", "audio-only", "truncated", "pixel-bomb", "too-long", "face-free", "tiny-face",
+         "giant-frame-behind-a-small-header"],
 )
 def test_bad_uploads_get_their_typed_error(real_gateway, engine_state, make_media, status, code):
     response = upload(real_gateway, make_media())

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import io
 import resource
 import time
-from fractions import Fraction
 
-import av
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -18,7 +15,7 @@ from service.preprocess.limits import PreprocessLimits
 from service.preprocess.types import ImageResult, PreprocessError, VideoResult
 
 from .conftest import run
-from .media import astronaut, canvas_with_face, encode_image
+from .media import astronaut, canvas_with_face, encode_image, mjpeg_clip
 
 PREFIXES = [b"", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF89a", b"BM", b"II*\x00", b"RIFF\0\0\0\0WEBP",
             b"RIFF\0\0\0\0AVI ", b"\0\0\0\x18ftypisom", b"\0\0\0\x14ftypqt  ", b"\x1a\x45\xdf\xa3",
@@ -74,24 +71,6 @@ def test_every_code_maps_to_an_error_status_and_a_distinct_exit_status() -> None
     assert len(set(exits)) == len(exits) and 0 not in exits and 2 not in exits
 
 
-def _mjpeg_clip(container: str, pictures: list[Image.Image]) -> bytes:
-    """Motion JPEG whose header announces the first picture's size: later JPEGs may be any size, as in a
-    hand-made (or hostile) file; the muxer copies the packets without looking inside them."""
-    buffer = io.BytesIO()
-    with av.open(buffer, mode="w", format=container) as out:
-        stream = out.add_stream("mjpeg", rate=10)
-        stream.width, stream.height = pictures[0].size
-        stream.pix_fmt = "yuvj420p"
-        for number, picture in enumerate(pictures):
-            jpeg = io.BytesIO()
-            picture.save(jpeg, "JPEG", quality=30)
-            packet = av.Packet(jpeg.getvalue())
-            packet.stream, packet.pts, packet.dts = stream, number, number
-            packet.time_base, packet.is_keyframe = Fraction(1, 10), True
-            out.mux(packet)
-    return buffer.getvalue()
-
-
 def _small_face() -> Image.Image:
     return Image.fromarray(canvas_with_face(64, 64, 60, 2, 2))
 
@@ -100,7 +79,7 @@ def _small_face() -> Image.Image:
 def test_a_giant_frame_behind_a_small_header_is_refused_before_it_is_decoded(container: str) -> None:
     """Issue 10 point 2: 64 x 64 in the header, a 4200 x 4200 frame later (over the 4K frame limit)."""
     giant = Image.new("RGB", (4200, 4200), (90, 90, 90))
-    clip = _mjpeg_clip(container, [_small_face()] * 3 + [giant] + [_small_face()] * 3)
+    clip = mjpeg_clip(container, [_small_face()] * 3 + [giant] + [_small_face()] * 3)
     assert len(clip) < 1_000_000
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.monotonic()
@@ -116,14 +95,14 @@ def test_a_giant_frame_behind_a_small_header_is_refused_before_it_is_decoded(con
 def test_a_frame_size_change_within_the_limits_is_a_typed_refusal(container: str) -> None:
     """Frames that change size mid-clip would put one frame's face box on another frame: refused, never a
     crop failure (500)."""
-    clip = _mjpeg_clip(container, [_small_face()] * 4 + [Image.new("RGB", (400, 400))] * 4)
+    clip = mjpeg_clip(container, [_small_face()] * 4 + [Image.new("RGB", (400, 400))] * 4)
     with pytest.raises(PreprocessError) as refusal:
         run(clip)
     assert refusal.value.code == "corrupt_media"
 
 
 def test_the_decoded_pixels_are_bounded() -> None:
-    clip = _mjpeg_clip("avi", [_small_face()] * 40)
+    clip = mjpeg_clip("avi", [_small_face()] * 40)
     with pytest.raises(PreprocessError) as refusal:
         run(clip, limits=PreprocessLimits(max_decoded_video_pixels=64 * 64 * 5))
     assert refusal.value.code == "too_large"
