@@ -5,6 +5,7 @@ from __future__ import annotations
 import resource
 import time
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -12,7 +13,8 @@ from PIL import Image
 
 from service.preprocess.errors import ERRORS, fail
 from service.preprocess.limits import PreprocessLimits
-from service.preprocess.types import ImageResult, PreprocessError, VideoResult
+from service.preprocess.pipeline import _face, _landmarks, _models
+from service.preprocess.types import ImageResult, PreprocessError, PreprocessOptions, VideoResult
 
 from .conftest import run
 from .media import astronaut, canvas_with_face, encode_image, mjpeg_clip
@@ -106,3 +108,14 @@ def test_the_decoded_pixels_are_bounded() -> None:
     with pytest.raises(PreprocessError) as refusal:
         run(clip, limits=PreprocessLimits(max_decoded_video_pixels=64 * 64 * 5))
     assert refusal.value.code == "too_large"
+
+
+@pytest.mark.parametrize("box", [(300.0, 300.0, 300.0, 300.0), (900.0, 900.0, 990.0, 990.0)])
+def test_crop_and_landmark_failures_are_typed_refusals(box: tuple[float, float, float, float]) -> None:
+    """A degenerate box, or one off the picture (as a frame of another size would give), is a 422, never a 500."""
+    picture = canvas_with_face(640, 480, 300, 170, 90)
+    with pytest.raises(PreprocessError) as refusal:
+        points = _landmarks(_models()[1], picture, box)
+        _face(picture, box, 0.0, np.zeros((68, 2), np.float32) if points is None else points, False,
+              PreprocessOptions(), {})
+    assert refusal.value.code == "corrupt_media"
