@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import re
 
-import cv2
 import httpx
 import pytest
 
@@ -19,7 +18,7 @@ from common.tasks import (
     TASKS,
 )
 from service.tasks.constrained import label_pattern
-from tests.preprocess.media import coffee, encode_clip, moving_face
+from tests.preprocess.media import encode_clip, face_on_screen
 
 pytestmark = pytest.mark.engine
 
@@ -103,8 +102,7 @@ def test_video_uses_both_towers(client, face_clip):
 def test_video_face_on_screen_part_of_the_clip(client, on_screen, tower):
     """Issue 9 through the real engine: a face that leaves after 1.6 s of 4 s is answered by the video tower on
     8 frames inside its span; one on screen for 4 frames is answered by the image tower, all tasks."""
-    face, sky = moving_face(), cv2.resize(coffee(), (640, 480))
-    clip = encode_clip(lambda i, n: face(i - on_screen[0], 48) if i in on_screen else sky, 120)
+    clip = encode_clip(face_on_screen(on_screen), 120)
     response = client.post("/analyze", files={"file": ("clip.mp4", clip, "video/mp4")},
                            data={"tasks": "expression,age", "max_tokens": "8"})
     assert response.status_code == 200, response.text

@@ -29,6 +29,7 @@ from tests.preprocess.media import (
     coffee,
     encode_clip,
     encode_image,
+    face_on_screen,
     mjpeg_clip,
     moving_face,
     png_claiming,
@@ -163,8 +164,7 @@ def test_a_face_on_screen_part_of_a_clip_is_answered_over_its_span(
 ):
     """Issue 9: the expression (video tower) answer covers only where the face is; a face seen in one
     sampled frame is answered by the image tower from that frame. The response says which and when."""
-    face, sky = moving_face(), cv2.resize(coffee(), (640, 480))
-    clip = encode_clip(lambda i, n: face(i - on_screen[0], 48) if i in on_screen else sky, 120)
+    clip = encode_clip(face_on_screen(on_screen), 120)
     engine_state.received.clear()
     response = upload(clip_gateway, clip, tasks="expression")
     assert response.status_code == 200, response.text

@@ -54,6 +54,13 @@ def face_from_halfway(width: int = 640, height: int = 480) -> Callable[[int, int
     return lambda i, n: background if i < n // 2 else face(n // 2, n)
 
 
+def face_on_screen(on_screen: range, moving_over: int = 48) -> Callable[[int, int], np.ndarray]:
+    """The astronaut sliding across frames `on_screen` (as over `moving_over` frames), coffee (no face) in every
+    other frame: a face that comes and goes, as in a clip where someone walks out of the picture."""
+    face, background = moving_face(), cv2.resize(coffee(), (640, 480))
+    return lambda i, n: face(i - on_screen.start, moving_over) if i in on_screen else background
+
+
 # Fast settings keep test set-up short; libvpx's defaults take ~0.5 s a frame with frequent keyframes.
 _FAST_ENCODER_OPTIONS = {
     "libx264": {"preset": "veryfast"},

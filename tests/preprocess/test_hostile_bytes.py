@@ -22,8 +22,7 @@ from .media import astronaut, canvas_with_face, encode_image, mjpeg_clip
 PREFIXES = [b"", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF89a", b"BM", b"II*\x00", b"RIFF\0\0\0\0WEBP",
             b"RIFF\0\0\0\0AVI ", b"\0\0\0\x18ftypisom", b"\0\0\0\x14ftypqt  ", b"\x1a\x45\xdf\xa3",
             b"\0\0\0\x1cftypheic\0\0\0\0mif1heic", b"\0\0\0\x20ftypavif\0\0\0\0avifmif1", b"P6\n", b"P5 "]
-HEIC = encode_image(astronaut()[::4, ::4].copy(), "HEIF")
-JPEG = encode_image(astronaut()[::4, ::4].copy(), "JPEG")
+DAMAGEABLE = {fmt: encode_image(astronaut()[::4, ::4].copy(), fmt) for fmt in ("JPEG", "HEIF")}
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -32,22 +31,16 @@ def test_random_bytes_behind_real_magic_numbers(prefix: bytes, tail: bytes) -> N
     _assert_handled(prefix + tail)
 
 
-@settings(max_examples=40, deadline=None)
-@given(cut=st.integers(0, len(JPEG)), flips=st.lists(st.integers(0, len(JPEG) - 1), max_size=8))
-def test_truncated_and_bit_flipped_jpeg(cut: int, flips: list[int]) -> None:
-    data = bytearray(JPEG)
+@settings(max_examples=80, deadline=None)
+@given(fmt=st.sampled_from(sorted(DAMAGEABLE)), data=st.data())
+def test_truncated_and_bit_flipped_images(fmt: str, data: st.DataObject) -> None:
+    original = DAMAGEABLE[fmt]
+    cut = data.draw(st.integers(0, len(original)))
+    flips = data.draw(st.lists(st.integers(0, len(original) - 1), max_size=8))
+    damaged = bytearray(original)
     for position in flips:
-        data[position] ^= 0xFF
-    _assert_handled(bytes(data[: max(cut, 1)]))
-
-
-@settings(max_examples=40, deadline=None)
-@given(cut=st.integers(0, len(HEIC)), flips=st.lists(st.integers(0, len(HEIC) - 1), max_size=8))
-def test_truncated_and_bit_flipped_heic(cut: int, flips: list[int]) -> None:
-    data = bytearray(HEIC)
-    for position in flips:
-        data[position] ^= 0xFF
-    _assert_handled(bytes(data[: max(cut, 1)]))
+        damaged[position] ^= 0xFF
+    _assert_handled(bytes(damaged[: max(cut, 1)]))
 
 
 def _assert_handled(data: bytes) -> None:
