@@ -14,14 +14,12 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from service.preprocess.pipeline import preprocess  # noqa: E402 (after the path set-up)
 from service.preprocess.types import PreprocessOptions, VideoResult  # noqa: E402
-from tests.preprocess.media import coffee, encode_clip, moving_face  # noqa: E402
+from tests.preprocess.media import encode_clip, face_on_screen, moving_face  # noqa: E402
 
 SECONDS = (10, 60)
 FPS = 30
@@ -41,11 +39,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=5, help="runs per clip (median reported)")
     args = parser.parse_args()
-    face, sky = moving_face(), cv2.resize(coffee(), (640, 480))
     for seconds in SECONDS:
         n = seconds * FPS
-        present = encode_clip(face, n, fps=FPS)
-        leaving = encode_clip(lambda i, n: face(i, n) if i < 0.4 * n else sky, n, fps=FPS)
+        present = encode_clip(moving_face(), n, fps=FPS)
+        leaving = encode_clip(face_on_screen(range(int(0.4 * n)), n), n, fps=FPS)
         full, _ = median_seconds(present, args.repeat)
         span, result = median_seconds(leaving, args.repeat)
         start, end = result.tracks[0].span

@@ -1,7 +1,8 @@
 """`facellava faces PATH [--json] [--draw OUT.png]`: what the preprocessing worker sees in one file.
 
 Prints every face (box, score, 68 landmarks in image pixels) of an image, or of each sampled frame and track
-of a video; --json prints the API's field names. A refusal prints `CODE: message` on stderr and exits with the
+of a video (a track's entries named by track and frame, with the span it covers and the tower that answers it);
+--json prints the API's field names. A refusal prints `CODE: message` on stderr and exits with the
 code's exit status (errors.py); a face-free input prints its empty result and `no_face` on stderr.
 """
 
@@ -61,8 +62,8 @@ def faces_main(argv: list[str]) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="facellava faces", description=__doc__.split("\n\n")[0])
-    parser.add_argument("path", help="an image (JPEG, PNG, WebP, BMP, TIFF, GIF) or a video "
-                                     "(MP4, MOV, WebM, MKV, AVI)")
+    parser.add_argument("path", help="an image (JPEG, PNG, WebP, BMP, TIFF, GIF, HEIC/HEIF, AVIF, PPM/PGM/PBM) or "
+                                     "a video (MP4, MOV, WebM, MKV, AVI)")
     parser.add_argument("--json", action="store_true", help="print JSON with the API's field names")
     parser.add_argument("--draw", metavar="OUT.png", help="write the picture with boxes and landmarks")
     parser.add_argument("--max-faces", type=_positive, default=PreprocessOptions.max_faces)

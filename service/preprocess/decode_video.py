@@ -87,9 +87,18 @@ class VideoClip:
 
     def sample(self) -> DecodedVideo:
         """The 8 frames of the official path over the whole clip (over what decodes, if the file is cut)."""
+        with _decoding():
+            return self._sample()
+
+    def frames_at(self, indices: list[int]) -> list[np.ndarray]:
+        """RGB frames at these source frame numbers (repeats allowed), upright."""
+        with _decoding():
+            return self._frames_at(indices)
+
+    def _sample(self) -> DecodedVideo:
         indices = self.clock.sample_frames()
         try:
-            frames = self.frames_at(indices)
+            frames = self._frames_at(indices)
         except _UndecodableError:
             # The index promised frames the decoder cannot produce: resample over the decodable ones.
             decodable = _decodable_pts(self._container, self._stream, self._check_frame)
@@ -100,7 +109,7 @@ class VideoClip:
             self._set_frames(decodable, decodable[-1] + step)
             indices = self.clock.sample_frames()
             try:
-                frames = self.frames_at(indices)
+                frames = self._frames_at(indices)
             except _UndecodableError:
                 raise fail("corrupt_media", "the video's frames cannot be decoded consistently") from None
         height, width = frames[0].shape[:2]  # after the display rotation
@@ -108,8 +117,8 @@ class VideoClip:
                             frame_count=self.frame_count, fps=self.fps, duration=self.duration, width=width,
                             height=height, codec=self.codec)
 
-    def frames_at(self, indices: list[int]) -> list[np.ndarray]:
-        """RGB frames at these source frame numbers (repeats allowed), upright; _UndecodableError if one is not."""
+    def _frames_at(self, indices: list[int]) -> list[np.ndarray]:
+        """frames_at, raising _UndecodableError when a frame the index lists does not decode."""
         targets = sorted({self._pts[i] for i in indices})
         try:
             decoded = _decode_at(self._container, self._stream, targets, self._keyframes, self._check_frame)
@@ -152,11 +161,20 @@ def open_video(data: bytes, fmt: str, limits: PreprocessLimits, deadline: Deadli
     except _DECODE_ERRORS as exc:
         raise fail("corrupt_media", f"cannot open the {fmt} container") from exc
     try:
-        yield VideoClip(container, limits, deadline)
-    except _DECODE_ERRORS as exc:
-        raise fail("corrupt_media", "cannot decode the video") from exc
+        with _decoding():
+            clip = VideoClip(container, limits, deadline)
+        yield clip
     finally:
         container.close()
+
+
+@contextmanager
+def _decoding() -> Iterator[None]:
+    """Decoder failures as the typed refusal; only around decoding, so the caller's own errors stay theirs."""
+    try:
+        yield
+    except (*_DECODE_ERRORS, _UndecodableError) as exc:
+        raise fail("corrupt_media", "cannot decode the video") from exc
 
 
 def decode_video(data: bytes, fmt: str, limits: PreprocessLimits, deadline: Deadline) -> DecodedVideo:

@@ -169,10 +169,20 @@ def _faces(rgb: np.ndarray, detections: list[Detection], options: PreprocessOpti
         if len(faces) == keep:
             break
         with timed(timings, "landmarks"):
-            points = landmarker.landmarks(rgb if seen is None else seen, detection.box, detection.degrees)
+            points = _landmarks(landmarker, rgb if seen is None else seen, detection.box, detection.degrees)
         if points is not None:
             faces.append(_face(rgb, detection.box, detection.score, points, False, options, timings))
     return faces
+
+
+def _landmarks(landmarker: Landmarker, rgb: np.ndarray, box: Box, degrees: float = 0.0) -> np.ndarray | None:
+    """The 68 points, a failure inside the landmarker (a degenerate box or picture) being a typed refusal."""
+    try:
+        return landmarker.landmarks(rgb, box, degrees)
+    except (cv2.error, ValueError, ZeroDivisionError) as exc:
+        height, width = rgb.shape[:2]
+        raise fail("corrupt_media", f"cannot place landmarks for a face at {[round(v) for v in box]} in a "
+                                    f"{width}x{height} picture") from exc
 
 
 def _face(rgb: np.ndarray, box: tuple[float, float, float, float], score: float, points: np.ndarray,
@@ -194,6 +204,6 @@ def _filled_face(picture: np.ndarray, box: Box, hint: np.ndarray, options: Prepr
     blurred face the detector missed is often still meshable), else the interpolated landmarks are kept."""
     _, landmarker = _models()
     with timed(timings, "landmarks"):
-        meshed = landmarker.landmarks(picture, box)
+        meshed = _landmarks(landmarker, picture, box)
     points = meshed if meshed is not None else hint.astype(np.float32)
     return _face(picture, box, 0.0, points, True, options, timings)

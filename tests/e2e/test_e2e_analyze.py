@@ -13,6 +13,7 @@ import pytest
 
 from service.tasks.constrained import label_pattern
 from service.tasks.registry import REGISTRY
+from tests.preprocess.media import encode_clip, face_on_screen
 
 pytestmark = pytest.mark.engine
 
@@ -82,6 +83,24 @@ def test_video_uses_both_towers(client, face_clip):
     assert set(track["tasks"]) == set(TASKS)
     for task, result in track["tasks"].items():
         assert result["tower"] == ("video" if task in ("expression", "deepfake") else "image")
+        check_task_result(task, result)
+
+
+@pytest.mark.parametrize(
+    ("on_screen", "tower"), [(range(0, 48), "video"), (range(48, 52), "image")], ids=["leaves", "glimpsed"]
+)
+def test_video_face_on_screen_part_of_the_clip(client, on_screen, tower):
+    """Issue 9 through the real engine: a face that leaves after 1.6 s of 4 s is answered by the video tower on
+    8 frames inside its span; one on screen for 4 frames is answered by the image tower, all tasks."""
+    clip = encode_clip(face_on_screen(on_screen), 120)
+    response = client.post("/analyze", files={"file": ("clip.mp4", clip, "video/mp4")},
+                           data={"tasks": "expression,age", "max_tokens": "8"})
+    assert response.status_code == 200, response.text
+    (answer,) = response.json()["faces"]
+    assert answer["tower"] == tower and len(answer["frames"]) == (8 if tower == "video" else 1)
+    assert on_screen[0] / 30 - 1e-6 <= answer["span"][0] <= answer["span"][1] <= on_screen[-1] / 30 + 1e-6
+    assert answer["tasks"]["expression"]["tower"] == tower and answer["tasks"]["age"]["tower"] == "image"
+    for task, result in answer["tasks"].items():
         check_task_result(task, result)
 
 

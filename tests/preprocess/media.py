@@ -6,6 +6,7 @@ import io
 import struct
 import zlib
 from collections.abc import Callable
+from fractions import Fraction
 from functools import cache
 
 import av
@@ -51,6 +52,13 @@ def face_from_halfway(width: int = 640, height: int = 480) -> Callable[[int, int
     background = cv2.resize(coffee(), (width, height))
     face = moving_face(width, height)
     return lambda i, n: background if i < n // 2 else face(n // 2, n)
+
+
+def face_on_screen(on_screen: range, moving_over: int = 48) -> Callable[[int, int], np.ndarray]:
+    """The astronaut sliding across frames `on_screen` (as over `moving_over` frames), coffee (no face) in every
+    other frame: a face that comes and goes, as in a clip where someone walks out of the picture."""
+    face, background = moving_face(), cv2.resize(coffee(), (640, 480))
+    return lambda i, n: face(i - on_screen.start, moving_over) if i in on_screen else background
 
 
 # Fast settings keep test set-up short; libvpx's defaults take ~0.5 s a frame with frequent keyframes.
@@ -123,3 +131,21 @@ def png_claiming(width: int, height: int) -> bytes:
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + \
         chunk(b"IEND", b"")
+
+
+def mjpeg_clip(container: str, pictures: list[Image.Image]) -> bytes:
+    """Motion JPEG whose header announces the first picture's size: later JPEGs may be any size, as in a
+    hand-made (or hostile) file; the muxer copies the packets without looking inside them."""
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format=container) as out:
+        stream = out.add_stream("mjpeg", rate=10)
+        stream.width, stream.height = pictures[0].size
+        stream.pix_fmt = "yuvj420p"
+        for number, picture in enumerate(pictures):
+            jpeg = io.BytesIO()
+            picture.save(jpeg, "JPEG", quality=30)
+            packet = av.Packet(jpeg.getvalue())
+            packet.stream, packet.pts, packet.dts = stream, number, number
+            packet.time_base, packet.is_keyframe = Fraction(1, 10), True
+            out.mux(packet)
+    return buffer.getvalue()

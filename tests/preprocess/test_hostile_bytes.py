@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import io
 import resource
 import time
-from fractions import Fraction
 
-import av
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -15,16 +13,16 @@ from PIL import Image
 
 from service.preprocess.errors import ERRORS, fail
 from service.preprocess.limits import PreprocessLimits
-from service.preprocess.types import ImageResult, PreprocessError, VideoResult
+from service.preprocess.pipeline import _face, _landmarks, _models
+from service.preprocess.types import ImageResult, PreprocessError, PreprocessOptions, VideoResult
 
 from .conftest import run
-from .media import astronaut, canvas_with_face, encode_image
+from .media import astronaut, canvas_with_face, encode_image, mjpeg_clip
 
 PREFIXES = [b"", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF89a", b"BM", b"II*\x00", b"RIFF\0\0\0\0WEBP",
             b"RIFF\0\0\0\0AVI ", b"\0\0\0\x18ftypisom", b"\0\0\0\x14ftypqt  ", b"\x1a\x45\xdf\xa3",
             b"\0\0\0\x1cftypheic\0\0\0\0mif1heic", b"\0\0\0\x20ftypavif\0\0\0\0avifmif1", b"P6\n", b"P5 "]
-HEIC = encode_image(astronaut()[::4, ::4].copy(), "HEIF")
-JPEG = encode_image(astronaut()[::4, ::4].copy(), "JPEG")
+DAMAGEABLE = {fmt: encode_image(astronaut()[::4, ::4].copy(), fmt) for fmt in ("JPEG", "HEIF")}
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -33,22 +31,16 @@ def test_random_bytes_behind_real_magic_numbers(prefix: bytes, tail: bytes) -> N
     _assert_handled(prefix + tail)
 
 
-@settings(max_examples=40, deadline=None)
-@given(cut=st.integers(0, len(JPEG)), flips=st.lists(st.integers(0, len(JPEG) - 1), max_size=8))
-def test_truncated_and_bit_flipped_jpeg(cut: int, flips: list[int]) -> None:
-    data = bytearray(JPEG)
+@settings(max_examples=80, deadline=None)
+@given(fmt=st.sampled_from(sorted(DAMAGEABLE)), data=st.data())
+def test_truncated_and_bit_flipped_images(fmt: str, data: st.DataObject) -> None:
+    original = DAMAGEABLE[fmt]
+    cut = data.draw(st.integers(0, len(original)))
+    flips = data.draw(st.lists(st.integers(0, len(original) - 1), max_size=8))
+    damaged = bytearray(original)
     for position in flips:
-        data[position] ^= 0xFF
-    _assert_handled(bytes(data[: max(cut, 1)]))
-
-
-@settings(max_examples=40, deadline=None)
-@given(cut=st.integers(0, len(HEIC)), flips=st.lists(st.integers(0, len(HEIC) - 1), max_size=8))
-def test_truncated_and_bit_flipped_heic(cut: int, flips: list[int]) -> None:
-    data = bytearray(HEIC)
-    for position in flips:
-        data[position] ^= 0xFF
-    _assert_handled(bytes(data[: max(cut, 1)]))
+        damaged[position] ^= 0xFF
+    _assert_handled(bytes(damaged[: max(cut, 1)]))
 
 
 def _assert_handled(data: bytes) -> None:
@@ -74,24 +66,6 @@ def test_every_code_maps_to_an_error_status_and_a_distinct_exit_status() -> None
     assert len(set(exits)) == len(exits) and 0 not in exits and 2 not in exits
 
 
-def _mjpeg_clip(container: str, pictures: list[Image.Image]) -> bytes:
-    """Motion JPEG whose header announces the first picture's size: later JPEGs may be any size, as in a
-    hand-made (or hostile) file; the muxer copies the packets without looking inside them."""
-    buffer = io.BytesIO()
-    with av.open(buffer, mode="w", format=container) as out:
-        stream = out.add_stream("mjpeg", rate=10)
-        stream.width, stream.height = pictures[0].size
-        stream.pix_fmt = "yuvj420p"
-        for number, picture in enumerate(pictures):
-            jpeg = io.BytesIO()
-            picture.save(jpeg, "JPEG", quality=30)
-            packet = av.Packet(jpeg.getvalue())
-            packet.stream, packet.pts, packet.dts = stream, number, number
-            packet.time_base, packet.is_keyframe = Fraction(1, 10), True
-            out.mux(packet)
-    return buffer.getvalue()
-
-
 def _small_face() -> Image.Image:
     return Image.fromarray(canvas_with_face(64, 64, 60, 2, 2))
 
@@ -100,7 +74,7 @@ def _small_face() -> Image.Image:
 def test_a_giant_frame_behind_a_small_header_is_refused_before_it_is_decoded(container: str) -> None:
     """Issue 10 point 2: 64 x 64 in the header, a 4200 x 4200 frame later (over the 4K frame limit)."""
     giant = Image.new("RGB", (4200, 4200), (90, 90, 90))
-    clip = _mjpeg_clip(container, [_small_face()] * 3 + [giant] + [_small_face()] * 3)
+    clip = mjpeg_clip(container, [_small_face()] * 3 + [giant] + [_small_face()] * 3)
     assert len(clip) < 1_000_000
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.monotonic()
@@ -116,14 +90,25 @@ def test_a_giant_frame_behind_a_small_header_is_refused_before_it_is_decoded(con
 def test_a_frame_size_change_within_the_limits_is_a_typed_refusal(container: str) -> None:
     """Frames that change size mid-clip would put one frame's face box on another frame: refused, never a
     crop failure (500)."""
-    clip = _mjpeg_clip(container, [_small_face()] * 4 + [Image.new("RGB", (400, 400))] * 4)
+    clip = mjpeg_clip(container, [_small_face()] * 4 + [Image.new("RGB", (400, 400))] * 4)
     with pytest.raises(PreprocessError) as refusal:
         run(clip)
     assert refusal.value.code == "corrupt_media"
 
 
 def test_the_decoded_pixels_are_bounded() -> None:
-    clip = _mjpeg_clip("avi", [_small_face()] * 40)
+    clip = mjpeg_clip("avi", [_small_face()] * 40)
     with pytest.raises(PreprocessError) as refusal:
         run(clip, limits=PreprocessLimits(max_decoded_video_pixels=64 * 64 * 5))
     assert refusal.value.code == "too_large"
+
+
+@pytest.mark.parametrize("box", [(300.0, 300.0, 300.0, 300.0), (900.0, 900.0, 990.0, 990.0)])
+def test_crop_and_landmark_failures_are_typed_refusals(box: tuple[float, float, float, float]) -> None:
+    """A degenerate box, or one off the picture (as a frame of another size would give), is a 422, never a 500."""
+    picture = canvas_with_face(640, 480, 300, 170, 90)
+    with pytest.raises(PreprocessError) as refusal:
+        points = _landmarks(_models()[1], picture, box)
+        _face(picture, box, 0.0, np.zeros((68, 2), np.float32) if points is None else points, False,
+              PreprocessOptions(), {})
+    assert refusal.value.code == "corrupt_media"

@@ -12,7 +12,7 @@ from service.preprocess.types import NUM_VIDEO_FRAMES, PreprocessOptions, Track,
 from service.preprocess.video_tracks import _filled
 
 from .conftest import run
-from .media import canvas_with_face, coffee, encode_clip, encode_image, moving_face
+from .media import canvas_with_face, encode_clip, encode_image, face_on_screen
 
 
 def _box(x: float, y: float, side: float = 50) -> tuple[float, float, float, float]:
@@ -99,8 +99,7 @@ def test_face_appearing_halfway_is_sampled_where_it_is(halfway_clip: bytes) -> N
 
 def test_face_leaving_the_picture_is_never_held_over_the_frames_without_it() -> None:
     """The issue's clip: the face leaves after 1.6 s of 4 s and sky follows; no crop of the sky is sent."""
-    face, sky = moving_face(), cv2.resize(coffee(), (640, 480))
-    clip = encode_clip(lambda i, n: face(i, 48) if i < 48 else sky, 120)
+    clip = encode_clip(face_on_screen(range(48)), 120)
     result = run(clip)
     (track,) = result.tracks
     assert sum(bool(f.faces) for f in result.frames) < 8
@@ -112,8 +111,7 @@ def test_face_leaving_the_picture_is_never_held_over_the_frames_without_it() -> 
 
 def test_face_seen_in_one_sampled_frame_goes_to_the_image_tower() -> None:
     """On screen for 4 frames (0.13 s): too few for 8 distinct frames of the video tower."""
-    face, sky = moving_face(), cv2.resize(coffee(), (640, 480))
-    clip = encode_clip(lambda i, n: face(0, 2) if 36 <= i < 40 else sky, 90)  # sampled: frame 38
+    clip = encode_clip(face_on_screen(range(36, 40)), 90)  # sampled: frame 38
     (track,) = run(clip).tracks
     assert track.tower == "image" and len(track.faces) == 1 and track.best_frame == 0
     assert track.span[0] == track.span[1] and 36 / 30 <= track.span[0] < 40 / 30
