@@ -14,5 +14,5 @@ setup:
 	./scripts/setup-envs
 
 lint:
-	./.venv/gateway/bin/ruff check common model conversion service tests bench docker
+	./.venv/gateway/bin/ruff check common model conversion service devkit tests bench docker
 	./.venv/gateway/bin/lint-imports  # the layering rules in pyproject.toml

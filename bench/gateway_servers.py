@@ -15,9 +15,9 @@ from pathlib import Path
 
 from bench.repeats import add_arguments
 from common.child_server import engine_python, engine_server
+from devkit.media import astronaut, encode_image
 from service.gateway_process import Gateway
 from service.stack import build_tiny_model
-from tests.preprocess.media import astronaut, encode_image
 
 
 def parser(description: str) -> argparse.ArgumentParser:

@@ -14,10 +14,10 @@ import sys
 import cv2
 import numpy as np
 
+from devkit.media import astronaut, encode_image
 from service.preprocess.geometry import iou
 from service.preprocess.pipeline import preprocess
 from service.preprocess.types import PreprocessOptions
-from tests.preprocess.media import astronaut, encode_image
 
 REGIONS = {"jaw": range(0, 17), "brows": range(17, 27), "nose": range(27, 36), "eyes": range(36, 48),
            "mouth": range(48, 68), "inner 17-67": range(17, 68), "all 68": range(0, 68)}

@@ -25,7 +25,7 @@ from skimage import data as skdata
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.preprocess.package_photos import package_rgb  # noqa: E402 (after the path set-up)
+from devkit.package_photos import package_rgb  # noqa: E402 (after the path set-up)
 
 OUT = ROOT / "service/preprocess/data/dlib-box-from-68.json"
 

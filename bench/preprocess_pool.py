@@ -14,10 +14,10 @@ import argparse
 import asyncio
 
 from bench.repeats import add_arguments, interleaved, ratio
+from devkit.media import astronaut, encode_image
 from service.preprocess.pipeline import preprocess
 from service.preprocess.pool import PreprocessPool
 from service.preprocess.types import PreprocessOptions
-from tests.preprocess.media import astronaut, encode_image
 
 OPTIONS = PreprocessOptions()
 

@@ -21,9 +21,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.repeats import add_arguments, interleaved, ratio
+from devkit.media import encode_clip, moving_face
 from service.preprocess.pipeline import preprocess
 from service.preprocess.types import PreprocessOptions
-from tests.preprocess.media import encode_clip, moving_face
 
 OFFICIAL = Path(__file__).resolve().parent / "preprocess_official.py"
 FPS = 30

@@ -17,9 +17,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from devkit.media import encode_clip, face_on_screen, moving_face  # noqa: E402
 from service.preprocess.pipeline import preprocess  # noqa: E402 (after the path set-up)
 from service.preprocess.types import PreprocessOptions, VideoResult  # noqa: E402
-from tests.preprocess.media import encode_clip, face_on_screen, moving_face  # noqa: E402
 
 SECONDS = (10, 60)
 FPS = 30

@@ -199,8 +199,8 @@ def prepare(workdir: Path, size: str) -> dict[str, object]:
 
 def serve(workdir: Path) -> dict[str, object]:
     """Steps 3-4 on the converted folder: engine and gateway started, one image and one video answered."""
-    from tests.e2e.processes import Gateway
-    from tests.preprocess.media import astronaut, encode_clip, encode_image, moving_face
+    from devkit.media import astronaut, encode_clip, encode_image, moving_face
+    from devkit.processes import Gateway
 
     serving, logs = workdir / "serving", workdir / "logs"
     logs.mkdir(parents=True, exist_ok=True)

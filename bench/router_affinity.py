@@ -22,8 +22,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from service.stack import build_tiny_model
-from tests.router.processes import (
+from devkit.replicas import (
     counter_delta,
     engine_counters,
     engine_replicas,
@@ -31,7 +30,8 @@ from tests.router.processes import (
     router_server,
     start_all,
 )
-from tests.router.workload import analyze, distinct_faces
+from devkit.router_workload import analyze, distinct_faces
+from service.stack import build_tiny_model
 
 POLICIES = ("consistent_hash", "round_robin")
 

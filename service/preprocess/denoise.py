@@ -1,7 +1,7 @@
 """Grain taken out of a picture before faces are looked for in it.
 
 Film grain and sensor noise on old, grainy or high-ISO photos hide faces from BlazeFace and FaceMesh: on real
-photos given the grain of an old print (tests/preprocess/hard_faces.py) 2 faces of 32 were found. The noise level
+photos given the grain of an old print (devkit/hard_faces.py) 2 faces of 32 were found. The noise level
 is estimated first (Immerkaer's fast estimator: the mean absolute response to a Laplacian difference mask, which
 cancels smooth image structure), and only a noisy picture is smoothed, with a Gaussian as wide as its noise calls
 for. Clean photos, textures included, estimate at 0.3-5 (grass, the busiest, 11.8), grainy prints at 15-30; clean

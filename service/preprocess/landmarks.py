@@ -24,7 +24,7 @@ _CONTEXT = 1.6
 _MESH_INPUT = 256
 # FaceMesh first re-detects the face on the 256 px patch, centred and at the size the short-range detector sees
 # best: that score separates faces from the detector's false boxes far better than the first detection's. Measured
-# (scratch script over the package photos of tests/preprocess/package_photos.py): real faces 0.71-0.95 (old
+# (scratch script over the package photos of devkit/package_photos.py): real faces 0.71-0.95 (old
 # black-and-white photos lowest), false boxes on face-free pictures (a colour wheel, a star field, the astronaut's
 # suit at 4096 px) 0.52-0.59.
 _CONFIRM_SCORE = 0.65

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
+from devkit.media import astronaut, encode_clip, encode_image, moving_face
 from service.preprocess.pool import PreprocessPool
 from tests.gateway.fake_engine import FakeEngineState
 from tests.gateway.servers import ThreadedServer
-from tests.preprocess.media import astronaut, encode_clip, encode_image, moving_face
 
 CHROMIUM = os.environ.get("FACELLAVA_CHROMIUM", "/usr/bin/chromium")
 # As root on a closed network: no sandbox, and no background connections that would only be refused.

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from common.child_server import ChildServer
+from devkit.media import astronaut, coffee, encode_clip, encode_image, moving_face
+from devkit.processes import Gateway, start_engine
 from service.stack import build_tiny_model
-from tests.e2e.processes import Gateway, start_engine
-from tests.preprocess.media import astronaut, coffee, encode_clip, encode_image, moving_face
 
 API_KEY = "e2e-secret-key"
 

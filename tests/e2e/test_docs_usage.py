@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from common.child_server import ROOT, ChildServer
+from devkit.media import astronaut, encode_image
 from service.gateway_process import Gateway
 from tests.e2e.conftest import API_KEY
-from tests.preprocess.media import astronaut, encode_image
 
 pytestmark = pytest.mark.engine
 

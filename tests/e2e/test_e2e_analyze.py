@@ -11,9 +11,9 @@ import re
 import httpx
 import pytest
 
+from devkit.media import encode_clip, face_on_screen
 from service.tasks.constrained import label_pattern
 from service.tasks.registry import REGISTRY
-from tests.preprocess.media import encode_clip, face_on_screen
 
 pytestmark = pytest.mark.engine
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from devkit.media import astronaut, encode_image
 from service.batch.cli import analyze_main
 from service.batch.records import read_records
 from service.eval.cli import answers_file, eval_main
 from tests.e2e.conftest import API_KEY
-from tests.preprocess.media import astronaut, encode_image
 
 pytestmark = pytest.mark.engine
 

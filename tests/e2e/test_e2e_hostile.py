@@ -18,8 +18,8 @@ import pytest
 
 from common.child_server import ROOT, engine_python, free_port
 from common.engine_protocol import MAX_STOP_STRINGS
+from devkit.processes import ENGINE_KEY, group_members
 from tests.e2e.conftest import API_KEY
-from tests.e2e.processes import ENGINE_KEY, group_members
 
 pytestmark = [pytest.mark.engine]
 

@@ -11,8 +11,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from devkit.processes import Gateway
 from tests.e2e.conftest import API_KEY
-from tests.e2e.processes import Gateway
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 

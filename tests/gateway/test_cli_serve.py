@@ -17,7 +17,7 @@ import pytest
 
 from common.child_server import ROOT, free_port
 from common.engine_protocol import LANDMARK_RANGE_PX
-from tests.preprocess.media import astronaut, encode_image
+from devkit.media import astronaut, encode_image
 
 
 @pytest.fixture

@@ -16,14 +16,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from service.api.app import create_app
-from service.api.settings import Settings
-from service.preprocess.limits import PreprocessLimits
-from service.preprocess.pool import PreprocessPool
-from service.preprocess.types import PreprocessError, PreprocessOptions
-from tests.gateway.fake_preprocessor import upload
-from tests.gateway.servers import ThreadedServer
-from tests.preprocess.media import (
+from devkit.media import (
     astronaut,
     audio_only,
     coffee,
@@ -34,6 +27,13 @@ from tests.preprocess.media import (
     moving_face,
     png_claiming,
 )
+from service.api.app import create_app
+from service.api.settings import Settings
+from service.preprocess.limits import PreprocessLimits
+from service.preprocess.pool import PreprocessPool
+from service.preprocess.types import PreprocessError, PreprocessOptions
+from tests.gateway.fake_preprocessor import upload
+from tests.gateway.servers import ThreadedServer
 
 ASTRONAUT_JPEG = encode_image(astronaut(), "JPEG", quality=95)
 

@@ -12,12 +12,12 @@ import pytest
 import tifffile
 from PIL import Image
 
+from devkit.media import astronaut, encode_image, png_claiming
 from service.preprocess.decode_image import decode_image
 from service.preprocess.limits import PreprocessLimits
 from service.preprocess.types import PreprocessError
 
 from .conftest import run
-from .media import astronaut, encode_image, png_claiming
 
 LIMITS = PreprocessLimits()
 

@@ -11,6 +11,7 @@ import av
 import numpy as np
 import pytest
 
+from devkit.media import audio_only, encode_clip, moving_face, with_display_rotation
 from service.preprocess.deadline import Deadline
 from service.preprocess.decode_video import DecodedVideo, decode_video
 from service.preprocess.limits import PreprocessLimits
@@ -20,7 +21,6 @@ from service.preprocess.types import PreprocessError
 
 from .conftest import run
 from .ffmpeg_oracle import official_sample
-from .media import audio_only, encode_clip, moving_face, with_display_rotation
 
 FRAMES = 45
 SOURCE = moving_face()

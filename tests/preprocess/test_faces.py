@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from devkit.media import astronaut, encode_image
 from service.preprocess.crop import margin_crop, official_crop
 from service.preprocess.geometry import iou
 from service.preprocess.types import CROP_SIZE, Face, ImageResult, PreprocessError
 
 from .conftest import run
-from .media import astronaut, encode_image
 
 # iBUG-68 index of each point's mirror image (jaw, brows, nose base, eyes, outer and inner lips).
 MIRROR = np.array(

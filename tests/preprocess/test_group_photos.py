@@ -11,13 +11,13 @@ import dlib
 import numpy as np
 import pytest
 
+from devkit.media import astronaut, coffee
+from devkit.package_photos import as_png, group_photo
 from service.preprocess.dedup import Detection, merge_duplicates, same_face
 from service.preprocess.geometry import Box, centre
 from service.preprocess.types import Face
 
 from .conftest import run
-from .media import astronaut, coffee
-from .package_photos import as_png, group_photo
 
 _HEAD = (10, 250, 170, 410)  # rows, columns of the astronaut's head and shoulders (her face is ~95 px of 240)
 

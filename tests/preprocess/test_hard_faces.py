@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from devkit.hard_faces import VARIANTS, face_free_pictures
+from devkit.package_photos import as_png, package_rgb
 from service.preprocess.denoise import for_detection, noise_level
 from service.preprocess.geometry import centre
 
 from .conftest import run
-from .hard_faces import VARIANTS, face_free_pictures
-from .package_photos import as_png, package_rgb
 
 OPTIONS = {"max_faces": 10, "min_face_px": 12}
 

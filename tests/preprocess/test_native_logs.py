@@ -17,7 +17,7 @@ _FRESH_RUN = """
 import sys
 from service.preprocess.pipeline import preprocess, release_models
 from service.preprocess.types import PreprocessOptions
-from tests.preprocess.media import astronaut, encode_image
+from devkit.media import astronaut, encode_image
 faces = preprocess(encode_image(astronaut(), "PNG"), PreprocessOptions()).faces
 release_models()
 print(len(faces))

@@ -6,13 +6,13 @@ import cv2
 import numpy as np
 import pytest
 
+from devkit.media import canvas_with_face, encode_clip, encode_image, face_on_screen
 from service.preprocess.pipeline import _filled_face
 from service.preprocess.track import fill_gaps, link
 from service.preprocess.types import NUM_VIDEO_FRAMES, PreprocessOptions, Track, VideoResult
 from service.preprocess.video_tracks import _filled
 
 from .conftest import run
-from .media import canvas_with_face, encode_clip, encode_image, face_on_screen
 
 
 def _box(x: float, y: float, side: float = 50) -> tuple[float, float, float, float]:

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from common.child_server import ChildServer
+from devkit.processes import Gateway
+from devkit.replicas import engine_replicas, gateway_for, router_server, start_all
 from service.stack import build_tiny_model
-from tests.e2e.processes import Gateway
-from tests.router.processes import engine_replicas, gateway_for, router_server, start_all
 
 
 @dataclass

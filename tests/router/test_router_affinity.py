@@ -7,11 +7,11 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from devkit.replicas import counter_delta, engine_counters, gateway_for
+from devkit.router_workload import distinct_faces, served_by
 from service.api.engine_payloads import ROUTING_KEY_HEADER
 from service.tasks.registry import REGISTRY
 from tests.router.conftest import ReplicatedStack
-from tests.router.processes import counter_delta, engine_counters, gateway_for
-from tests.router.workload import distinct_faces, served_by
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 

@@ -11,9 +11,9 @@ from collections import Counter
 import httpx
 import pytest
 
+from devkit.replicas import engine_counters
+from devkit.router_workload import analyze, distinct_faces, served_by
 from tests.router.conftest import ReplicatedStack
-from tests.router.processes import engine_counters
-from tests.router.workload import analyze, distinct_faces, served_by
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 

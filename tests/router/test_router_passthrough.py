@@ -10,10 +10,10 @@ import httpx
 import openai
 import pytest
 
-from tests.preprocess.media import encode_clip, moving_face
+from devkit.media import encode_clip, moving_face
+from devkit.replicas import counter_delta, engine_counters
+from devkit.router_workload import distinct_faces
 from tests.router.conftest import ReplicatedStack
-from tests.router.processes import counter_delta, engine_counters
-from tests.router.workload import distinct_faces
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 

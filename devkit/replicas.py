@@ -18,7 +18,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from common.child_server import ChildServer, engine_python, engine_server, free_port
-from tests.e2e.processes import ENGINE_KEY, Gateway
+from devkit.processes import ENGINE_KEY, Gateway
 
 # Health checks every second, one failure marks a replica down, one success brings it back; an open circuit
 # (a replica that kept failing) is tried again after 3 s. Production values are in docker/compose.yaml and k8s.

@@ -7,9 +7,9 @@ from __future__ import annotations
 import httpx
 import numpy as np
 
+from devkit.media import canvas_with_face, encode_image
+from devkit.replicas import counter_delta, engine_counters
 from service.tasks.registry import REGISTRY
-from tests.preprocess.media import canvas_with_face, encode_image
-from tests.router.processes import counter_delta, engine_counters
 
 
 def analyze(gateway_url: str, photo: bytes, tasks: tuple[str, ...] = REGISTRY.names) -> httpx.Response:
