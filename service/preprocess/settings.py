@@ -18,4 +18,4 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class FaceModelSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FACELLAVA_PREPROCESS_", frozen=True, extra="ignore")
 
-    landmarks: Literal["dlib", "mesh"] = Field("dlib", description="68-point landmark backend")
+    landmarks: Literal["dlib", "dlib-ensemble", "mesh"] = Field("dlib", description="68-point landmark backend")
