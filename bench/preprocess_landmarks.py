@@ -30,7 +30,7 @@ from service.preprocess.types import PreprocessOptions  # noqa: E402
 
 REGIONS = {"jaw": range(0, 17), "brows": range(17, 27), "nose": range(27, 36), "eyes": range(36, 48),
            "mouth": range(48, 68), "all 68": range(0, 68)}
-BACKENDS = ("mesh", "dlib")
+BACKENDS = ("mesh", "dlib", "dlib-ensemble")
 
 
 def errors(backend: str) -> dict[str, np.ndarray]:

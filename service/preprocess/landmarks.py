@@ -47,10 +47,10 @@ class Landmarker(Protocol):
 
 def build_landmarker(backend: str) -> Landmarker:
     """The backend named by the `landmarks` setting (settings.py); dlib is imported only when asked for."""
-    if backend == "dlib":
-        from service.preprocess.dlib_landmarks import DlibLandmarker
+    if backend.startswith("dlib"):
+        from service.preprocess.dlib_landmarks import REFINEMENTS, DlibLandmarker
 
-        return DlibLandmarker()
+        return DlibLandmarker(REFINEMENTS[backend])
     return MeshLandmarker()
 
 
