@@ -27,6 +27,7 @@ import httpx
 import numpy as np
 from PIL import Image
 
+from bench.engine_auth import engine_headers
 from bench.repeats import Samples, add_arguments, interleaved, ratio
 from common.child_server import engine_server
 from common.engine_protocol import CROP_SIZE
@@ -81,7 +82,7 @@ def _measure(base_url: str, requests: int, max_tokens: int, repeats: int) -> dic
     rng = np.random.default_rng(0)
     batches = iter([[_body(_image_url(rng), max_tokens) for _ in range(requests)] for _ in range(2 * (repeats + 1))])
     with asyncio.Runner() as runner:
-        client = httpx.AsyncClient(base_url=base_url, timeout=600)
+        client = httpx.AsyncClient(base_url=base_url, timeout=600, headers=engine_headers())
         try:
             return interleaved(
                 {
@@ -99,7 +100,10 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=16)
     parser.add_argument("--max-tokens", type=int, default=32)
     parser.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
-    parser.add_argument("--engine-url", help="a running engine; default: start one here on the tiny model")
+    parser.add_argument(
+        "--engine-url",
+        help="a running engine (its key, if any, in FACELLAVA_ENGINE_API_KEY); default: start one on the tiny model",
+    )
     add_arguments(parser, repeats=3)
     args = parser.parse_args()
     if args.smoke:

@@ -19,6 +19,7 @@ import statistics
 
 import httpx
 
+from bench.engine_auth import engine_headers
 from bench.gateway_servers import face_png, parser, running_stack, sizes
 from bench.repeats import interleaved, ratio
 from common.engine_protocol import INFO_PATH
@@ -35,7 +36,8 @@ def main() -> None:
     args = sizes(parser(__doc__.split("\n\n")[0]).parse_args())
     photo = face_png()
     face = preprocess(photo, PreprocessOptions(max_faces=1)).faces[0]
-    with running_stack(args) as (engine_url, gateway_url), httpx.Client(timeout=600) as client:
+    client = httpx.Client(timeout=600, headers=engine_headers())
+    with running_stack(args) as (engine_url, gateway_url), client:
         info = client.get(engine_url + INFO_PATH)
         landmarks = (
             face.crop_landmarks

@@ -22,7 +22,10 @@ from service.stack import build_tiny_model
 
 def parser(description: str) -> argparse.ArgumentParser:
     arguments = argparse.ArgumentParser(description=description)
-    arguments.add_argument("--engine-url", help="a running engine; default: start one on --model")
+    arguments.add_argument(
+        "--engine-url",
+        help="a running engine (its key, if any, in FACELLAVA_ENGINE_API_KEY); default: start one on --model",
+    )
     arguments.add_argument("--model", type=Path, help="converted model folder; default: build the tiny one")
     arguments.add_argument("--max-tokens", type=int, default=16)
     add_arguments(arguments, repeats=5)

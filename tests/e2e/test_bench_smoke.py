@@ -11,6 +11,7 @@ pictures through every retry) and the dlib box fit (it rewrites a shipped table)
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import sys
 import pytest
 
 from common.child_server import ROOT, ChildServer, engine_python
+from devkit.processes import ENGINE_KEY
 
 pytestmark = pytest.mark.engine
 
@@ -26,8 +28,9 @@ RATIO = r"\d+\.\d+x \(per-round \d+\.\d+-\d+\.\d+x\)"
 
 
 def run_bench(python: str, module: str, *args: str) -> str:
+    env = {**os.environ, "FACELLAVA_ENGINE_API_KEY": ENGINE_KEY}  # the session's engine requires it
     done = subprocess.run(
-        [python, "-m", f"bench.{module}", *args], cwd=ROOT, capture_output=True, text=True, timeout=300
+        [python, "-m", f"bench.{module}", *args], cwd=ROOT, capture_output=True, text=True, timeout=300, env=env
     )
     assert done.returncode == 0, f"bench.{module} exited {done.returncode}:\n{done.stderr[-3000:]}"
     return done.stdout
