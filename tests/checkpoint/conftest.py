@@ -18,11 +18,19 @@ from safetensors.torch import load_file, save_file
 from conversion.checkpoint_schema import IMAGE_TOWER_PREFIX, VIDEO_TOWER_PREFIX
 from conversion.tiny_checkpoint import TinyCheckpoint, TinySpec, write_tiny_checkpoint
 
-ORACLE = Path(
-    os.environ.get(
-        "FACELLAVA_ORACLE", Path(__file__).resolve().parents[3] / "shared/fixtures/official-tiny-A"
-    )
-)
+
+def _oracle_a() -> Path:
+    """official-tiny-A: the default oracle, and the one whose weights tests/fixtures/released-layouts re-saved,
+    so the layout tests use it whatever oracle FACELLAVA_ORACLE names: FACELLAVA_ORACLE_A, else the sibling of
+    FACELLAVA_ORACLE's folder, else ../shared/fixtures next to the checkout."""
+    if "FACELLAVA_ORACLE_A" in os.environ:
+        return Path(os.environ["FACELLAVA_ORACLE_A"])
+    sibling = Path(os.environ.get("FACELLAVA_ORACLE", "/nonexistent")).parent / "official-tiny-A"
+    return sibling if sibling.is_dir() else Path(__file__).resolve().parents[3] / "shared/fixtures/official-tiny-A"
+
+
+ORACLE_A = _oracle_a()
+ORACLE = Path(os.environ.get("FACELLAVA_ORACLE", ORACLE_A))
 
 
 def read_weights(folder: Path) -> dict[str, torch.Tensor]:
@@ -44,8 +52,7 @@ def expected_serving_tensors(src: TinyCheckpoint) -> dict[str, torch.Tensor]:
     expected = {
         name: value
         for name, value in released.items()
-        if not name.endswith("rotary_emb.inv_freq")
-        and not name.startswith((IMAGE_TOWER_PREFIX, VIDEO_TOWER_PREFIX))
+        if not name.endswith("rotary_emb.inv_freq") and not name.startswith((IMAGE_TOWER_PREFIX, VIDEO_TOWER_PREFIX))
     }
     for prefix, folder in ((IMAGE_TOWER_PREFIX, src.image_tower), (VIDEO_TOWER_PREFIX, src.video_tower)):
         tower = read_weights(folder)

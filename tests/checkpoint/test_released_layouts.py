@@ -22,10 +22,9 @@ import torch
 from conversion.convert import convert
 from conversion.errors import ConversionError
 from service.cli import main
-from tests.checkpoint.conftest import ORACLE, read_weights, rewrite_bin
+from tests.checkpoint.conftest import ORACLE_A, read_weights, rewrite_bin
 
 LAYOUTS = Path(__file__).resolve().parents[1] / "fixtures" / "released-layouts"
-SOURCE_ORACLE = ORACLE.parent / "official-tiny-A"  # the oracle the layouts were re-saved from (README there)
 TOWERS_FP32 = (
     LAYOUTS / "tf430-fp32" / "LanguageBind_Image",
     LAYOUTS / "tf430-fp32-sharded" / "LanguageBind_Video_merge",
@@ -52,7 +51,7 @@ def readme_convert(facellava: Path, image: Path, video: Path, out: Path) -> int:
 @pytest.fixture(scope="module")
 def oracle_serving(tmp_path_factory: pytest.TempPathFactory) -> dict[str, torch.Tensor]:
     """The serving tensors converted from the oracle's own layout: what the parity tests run on."""
-    folders = {p.name.rsplit("-", 1)[0]: p for p in SOURCE_ORACLE.iterdir() if p.is_dir()}
+    folders = {p.name.rsplit("-", 1)[0]: p for p in ORACLE_A.iterdir() if p.is_dir()}
     out = tmp_path_factory.mktemp("oracle") / "serving"
     convert(folders["FaceLLaVA"], folders["LanguageBind_Image"], folders["LanguageBind_Video_merge"], out)
     return read_weights(out)

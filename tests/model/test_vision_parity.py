@@ -17,7 +17,7 @@ from torch.nn import functional
 from transformers.activations import ACT2FN
 
 from common.engine_protocol import CROP_SIZE, LANDMARK_POINTS
-from conversion.released_config import read_tower_config
+from conversion.released_config import read_tower_config, text_config_from
 from model.config import FaceLlavaConfig
 from model.landmark_modules import CROSS_ATTN_BRANCH_SCALE, LANDMARK_FEATURES, NUM_LANDMARKS
 from model.projector import build_mm_projector
@@ -46,10 +46,11 @@ def _tower_config(prefix: str) -> dict:
 
 
 def oracle_config(**overrides: object) -> FaceLlavaConfig:
-    """The oracle's Face-LLaVA fields and tower configs (LLaMA: only the width the vision side needs)."""
+    """The oracle's Face-LLaVA fields and tower configs; the LLaMA config as the converter reads it (the vision
+    side needs only its width, but every size must be the oracle's for the config to be valid at all sizes)."""
     released = json.loads((_ORACLE.folder("FaceLLaVA") / "config.json").read_text())
     fields = {
-        "text_config": {"hidden_size": released["hidden_size"]},
+        "text_config": text_config_from(released, "oracle FaceLLaVA config.json"),
         "image_tower_config": _tower_config(_TOWER_FOLDERS["image_tower"]),
         "video_tower_config": _tower_config(_TOWER_FOLDERS["video_tower"]),
         **{k: released[k] for k in _FACELLAVA_FIELDS if k in released},
@@ -204,16 +205,11 @@ def test_linear_landmark_projector_gives_one_token_per_frame(image_pixels, video
     mha = model.landmarks_cross_attn.cross_attn.attn
     w_v, b_v = mha.in_proj_weight[2 * hidden :], mha.in_proj_bias[2 * hidden :]
     attended = mha.out_proj(token @ w_v.T + b_v)[:, :, None, :]  # the same for every visual token
-    branch = model.landmarks_cross_attn.linear_proj(
-        model.landmarks_cross_attn.cross_attn.ln(visual + attended)
-    )
+    branch = model.landmarks_cross_attn.linear_proj(model.landmarks_cross_attn.cross_attn.ln(visual + attended))
     expected = CROSS_ATTN_BRANCH_SCALE * branch + visual
     torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5 * expected.abs().max().item())
     assert (out - visual).abs().max() > 1e-3 * visual.abs().max()  # the landmark branch really ran
-    assert (
-        model.encode_images(image_pixels, video_landmarks[:, 0]).shape
-        == model.encode_images(image_pixels).shape
-    )
+    assert model.encode_images(image_pixels, video_landmarks[:, 0]).shape == model.encode_images(image_pixels).shape
 
 
 @pytest.mark.parametrize(
@@ -302,9 +298,7 @@ def test_cls_patch_feature_keeps_the_cls_token(vision, image_pixels):
 
 
 @torch.no_grad()
-def test_bfloat16_model_takes_float32_inputs(
-    vision, image_pixels, video_pixels, image_landmarks, video_landmarks
-):
+def test_bfloat16_model_takes_float32_inputs(vision, image_pixels, video_pixels, image_landmarks, video_landmarks):
     """On GPU the engine runs bf16 while pixels and landmarks arrive float32: a dtype clash would kill the
     engine core, so the casts are checked here; the result must still be the official one at bf16 precision
     (landmarks move it by ~45 %, so 5 % still catches a dropped branch)."""
