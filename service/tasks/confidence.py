@@ -28,10 +28,13 @@ class TokenAlignment:
     """Maps character spans of the answer text to the tokens that produced them."""
 
     def __init__(self, tokens: Sequence[TokenLogprob], answer: str, parsed_text: str) -> None:
+        # The parsed text (the answer without surrounding blanks and the end marker) is looked up in the tokens
+        # themselves, not through the answer: the engine's per-token strings and its detokenized text may differ
+        # in the blanks around them (a SentencePiece token's leading space, "▁real", is kept in one and not the
+        # other), and a blank of difference must not make the confidence unknown.
         joined = "".join(token.text for token in tokens)
-        answer_at = joined.find(answer) if answer else -1
-        parsed_at = answer.find(parsed_text) if parsed_text else -1
-        self._offset = answer_at + parsed_at if answer_at >= 0 and parsed_at >= 0 else None
+        parsed_at = joined.find(parsed_text) if parsed_text and parsed_text in answer else -1
+        self._offset = parsed_at if parsed_at >= 0 else None
         self._starts: list[int] = []
         position = 0
         for token in tokens:

@@ -48,6 +48,17 @@ def test_leading_space_and_eos_in_tokens():
     }
 
 
+@pytest.mark.parametrize("raw", [" real", "real", "real</s>"])
+@pytest.mark.parametrize("first", ["real", " real"])
+def test_a_blank_of_difference_between_tokens_and_text_keeps_the_confidence(raw: str, first: str):
+    """The engine's token strings and its text may disagree on the first token's leading space (a constrained
+    deepfake answer came back as "real" with no confidence): the label is found in the tokens all the same."""
+    alignment = TokenAlignment(tokens((first, -0.3)), raw, clean_answer(raw))
+    assert alignment.label_confidences(parse_answer("deepfake", clean_answer(raw)).labels) == {
+        "real": pytest.approx(math.exp(-0.3))
+    }
+
+
 def test_misaligned_tokens_give_unknown_confidence():
     raw = "It shows fear."
     alignment = TokenAlignment(tokens(("completely", -0.1), (" different", -0.1)), raw, raw)
