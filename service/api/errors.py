@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from service.api.logging import request_id_var
+from service.api.request_logging import request_id_var
 from service.api.schemas import ErrorDetail, ErrorResponse
 
 _STATUS_CODES = {

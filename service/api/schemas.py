@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from common.engine_protocol import MAX_STOP_STRINGS
-from service.api.engine_payloads import Decoding
+from service.api.engine.payloads import Decoding
 from service.preprocess import schema as faces_schema
 from service.tasks.constrained import LabelDecoding
 from service.tasks.registry import REGISTRY

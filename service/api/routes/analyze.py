@@ -8,16 +8,16 @@ import time
 
 from fastapi import APIRouter, Depends, Request
 
-from service.api.analysis import AnalysisPlan
-from service.api.analyze_input import read_analyze_input
-from service.api.auth import require_api_key
+from service.api.analysis.analyze_input import read_analyze_input
+from service.api.analysis.analyzer import AnalysisPlan
+from service.api.analysis.landmark_policy import send_landmarks
+from service.api.analysis.preprocessing import require_faces, run_preprocess
+from service.api.analysis.sampling_bounds import check_sampling
+from service.api.deps import Services, get_preprocessor, get_services
 from service.api.errors import ApiError
-from service.api.landmark_policy import send_landmarks
+from service.api.middleware.auth import require_api_key
 from service.api.openapi_docs import ANALYZE_REQUEST_BODY, ERROR_RESPONSES
-from service.api.preprocessing import require_faces, run_preprocess
-from service.api.sampling_bounds import check_sampling
 from service.api.schemas import AnalyzeResponse, MediaOut, ModelOut
-from service.api.services import Services, get_preprocessor, get_services
 from service.preprocess.types import PreprocessOptions
 from service.tasks.registry import REGISTRY
 

@@ -11,8 +11,8 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.api.errors import ApiError
-from service.api.limits import refuse
 from service.api.metrics import GatewayMetrics
+from service.api.middleware.body_limits import refuse
 
 JSON_ONLY_PATHS = frozenset({"/v1/chat/completions"})
 

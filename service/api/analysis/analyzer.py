@@ -26,8 +26,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from common.tasks import MediaKind
-from service.api.engine_client import EngineClient
-from service.api.engine_payloads import (
+from service.api.analysis.media_encoding import png_data_url, video_data_url
+from service.api.analysis.sampling_bounds import check_sampling
+from service.api.engine.client import EngineClient
+from service.api.engine.payloads import (
     OFFICIAL_MAX_TOKENS,
     OFFICIAL_TEMPERATURE,
     OFFICIAL_TOP_K,
@@ -36,9 +38,7 @@ from service.api.engine_payloads import (
     task_payload,
 )
 from service.api.errors import ApiError
-from service.api.media_encoding import png_data_url, video_data_url
 from service.api.metrics import GatewayMetrics
-from service.api.sampling_bounds import check_sampling
 from service.api.schemas import AnalyzeOptions, FaceFrame, FaceResult, TaskResult
 from service.api.settings import Settings
 from service.preprocess.schema import placement

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from service.api.errors import error_response
-from service.api.routes_openai import FACE_HEADER, FACES_HEADER, LANDMARKS_HEADER
+from service.api.headers import FACE_HEADER, FACES_HEADER, LANDMARKS_HEADER
 
 EXPOSED_HEADERS = ("X-Request-ID", "Retry-After", LANDMARKS_HEADER, FACE_HEADER, FACES_HEADER)
 _CONTENT_HEADERS = frozenset({"content-type", "content-length"})

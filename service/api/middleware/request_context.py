@@ -19,8 +19,8 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.api.errors import unexpected_error
-from service.api.logging import accept_request_id, request_id_var
 from service.api.metrics import GatewayMetrics
+from service.api.request_logging import accept_request_id, request_id_var
 
 access_log = logging.getLogger("facellava.access")
 log = logging.getLogger("facellava.gateway")

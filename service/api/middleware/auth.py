@@ -15,8 +15,8 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.api.errors import ApiError
-from service.api.limits import is_limited, refuse
 from service.api.metrics import GatewayMetrics
+from service.api.middleware.body_limits import is_limited, refuse
 
 
 def key_accepted(authorization: str, keys: frozenset[str]) -> bool:
