@@ -2,7 +2,7 @@
 
 Prints every face (box, score, 68 landmarks in image pixels) of an image, or of each sampled frame and track
 of a video; --json prints the API's field names. A refusal prints `CODE: message` on stderr and exits with the
-code's exit status (errors.py); a face-free input prints its empty result and `no_face` on stderr.
+code's exit status (error_codes.py); a face-free input prints its empty result and `no_face` on stderr.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import cv2
 
-from service.preprocess.errors import exit_status
+from service.preprocess.error_codes import exit_status
 from service.preprocess.types import Face, ImageResult, PreprocessError, PreprocessOptions, VideoResult
 
 
@@ -48,7 +48,7 @@ def faces_main(argv: list[str]) -> int:
             print(f"cannot write {args.draw}", file=sys.stderr)
             return 2
     if args.json:
-        from service.preprocess.schema import result_out
+        from service.preprocess.faces_json import result_out
 
         print(result_out(result).model_dump_json(indent=1))
     else:

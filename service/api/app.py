@@ -22,7 +22,7 @@ from service.api.analysis.analyzer import Analyzer
 from service.api.analysis.preprocessing import Preprocessor, start_pool
 from service.api.deps import Services
 from service.api.engine.client import EngineClient
-from service.api.errors import install_error_handlers
+from service.api.error_responses import install_error_handlers
 from service.api.metrics import GatewayMetrics
 from service.api.middleware.auth import ApiKeyGate
 from service.api.middleware.body_limits import BodyReception, InFlightLimit

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from service.api.errors import ApiError
+from service.api.error_responses import ApiError
 from service.api.settings import Settings
 
 

@@ -11,7 +11,7 @@ import re
 import pytest
 
 from common.child_server import ROOT
-from service.preprocess.errors import ERRORS
+from service.preprocess.error_codes import ERRORS
 
 USAGE = (ROOT / "docs" / "usage.md").read_text()
 SOURCES = "\n".join(path.read_text() for path in (ROOT / "service").rglob("*.py"))

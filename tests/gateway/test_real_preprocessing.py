@@ -17,7 +17,7 @@ import pytest
 
 from service.api.app import create_app
 from service.api.settings import Settings
-from service.preprocess.limits import PreprocessLimits
+from service.preprocess.decode_limits import PreprocessLimits
 from service.preprocess.pool import PreprocessPool
 from service.preprocess.types import PreprocessError, PreprocessOptions
 from tests.gateway.fake_preprocessor import upload

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.preprocess.limits import PreprocessLimits
+from service.preprocess.decode_limits import PreprocessLimits
 from service.preprocess.pipeline import preprocess
 from service.preprocess.types import ImageResult, PreprocessOptions, VideoResult
 

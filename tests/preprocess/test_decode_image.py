@@ -13,7 +13,7 @@ import tifffile
 from PIL import Image
 
 from service.preprocess.decode_image import decode_image
-from service.preprocess.limits import PreprocessLimits
+from service.preprocess.decode_limits import PreprocessLimits
 from service.preprocess.types import PreprocessError
 
 from .conftest import run

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from service.preprocess.deadline import Deadline
+from service.preprocess.decode_limits import PreprocessLimits
 from service.preprocess.decode_video import DecodedVideo, decode_video
-from service.preprocess.limits import PreprocessLimits
 from service.preprocess.official_frames import Resampled, official_positions
 from service.preprocess.sniff import sniff
 from service.preprocess.types import PreprocessError

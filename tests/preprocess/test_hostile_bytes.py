@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from service.preprocess.errors import ERRORS, fail
-from service.preprocess.limits import PreprocessLimits
+from service.preprocess.decode_limits import PreprocessLimits
+from service.preprocess.error_codes import ERRORS, fail
 from service.preprocess.types import ImageResult, PreprocessError, VideoResult
 
 from .conftest import run

@@ -25,7 +25,7 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 
-from service.api.errors import ApiError, describe_validation
+from service.api.error_responses import ApiError, describe_validation
 from service.api.schemas import AnalyzeJSONRequest, AnalyzeOptions
 from service.api.settings import Settings
 from service.api.url_fetch import fetch_media

@@ -37,11 +37,11 @@ from service.api.engine.payloads import (
     Sampling,
     task_payload,
 )
-from service.api.errors import ApiError
+from service.api.error_responses import ApiError
 from service.api.metrics import GatewayMetrics
 from service.api.schemas import AnalyzeOptions, FaceFrame, FaceResult, TaskResult
 from service.api.settings import Settings
-from service.preprocess.schema import placement
+from service.preprocess.faces_json import placement
 from service.preprocess.types import Face, ImageResult, Track, VideoResult
 from service.tasks.confidence import TokenAlignment, TokenLogprob, task_confidence
 from service.tasks.constrained import LabelDecoding, constrained_question, parse_constrained, structured_outputs

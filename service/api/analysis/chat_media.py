@@ -27,7 +27,7 @@ from service.api.analysis.analyze_input import decode_base64
 from service.api.analysis.media_encoding import png_data_url, video_data_url
 from service.api.analysis.preprocessing import Preprocessor, require_faces, run_preprocess
 from service.api.engine.payloads import landmark_kwargs, media_part
-from service.api.errors import ApiError
+from service.api.error_responses import ApiError
 from service.api.schemas import ChatMessage, ImagePart, TextPart, VideoPart
 from service.api.settings import Settings
 from service.api.url_fetch import fetch_media

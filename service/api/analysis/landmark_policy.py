@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Literal
 
 from common.engine_protocol import EngineInfo
-from service.api.errors import ApiError
+from service.api.error_responses import ApiError
 
 LandmarkMode = Literal["auto", "on", "off"]
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Protocol
 
-from service.api.errors import INTERNAL_ERROR_MESSAGE, ApiError
+from service.api.error_responses import INTERNAL_ERROR_MESSAGE, ApiError
 from service.api.settings import Settings
-from service.preprocess.errors import http_status
+from service.preprocess.error_codes import http_status
 from service.preprocess.types import ImageResult, PreprocessError, PreprocessOptions, VideoResult
 
 if TYPE_CHECKING:

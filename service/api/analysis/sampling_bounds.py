@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from service.api.errors import ApiError
+from service.api.error_responses import ApiError
 from service.api.settings import Settings
 
 

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from common.engine_protocol import INFO_PATH, EngineInfo
 from service.api.engine.payloads import ROUTING_KEY_HEADER, routing_key
-from service.api.errors import ApiError
+from service.api.error_responses import ApiError
 from service.api.metrics import GatewayMetrics
 from service.api.settings import Settings
 

@@ -14,7 +14,7 @@ from fastapi import Request
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.api.errors import ApiError
+from service.api.error_responses import ApiError
 from service.api.metrics import GatewayMetrics
 from service.api.middleware.body_limits import is_limited, refuse
 

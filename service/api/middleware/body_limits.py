@@ -18,7 +18,7 @@ import asyncio
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.api.errors import ApiError, error_response
+from service.api.error_responses import ApiError, error_response
 from service.api.metrics import GatewayMetrics
 
 # Routes that do model work and take a body; probes, metrics and docs are never throttled.

@@ -10,7 +10,7 @@ from __future__ import annotations
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.api.errors import ApiError
+from service.api.error_responses import ApiError
 from service.api.metrics import GatewayMetrics
 from service.api.middleware.body_limits import refuse
 

@@ -13,7 +13,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 from starlette.types import ASGIApp
 
-from service.api.errors import error_response
+from service.api.error_responses import error_response
 from service.api.headers import FACE_HEADER, FACES_HEADER, LANDMARKS_HEADER
 
 EXPOSED_HEADERS = ("X-Request-ID", "Retry-After", LANDMARKS_HEADER, FACE_HEADER, FACES_HEADER)

@@ -14,7 +14,7 @@ from service.api.analysis.landmark_policy import send_landmarks
 from service.api.analysis.preprocessing import require_faces, run_preprocess
 from service.api.analysis.sampling_bounds import check_sampling
 from service.api.deps import Services, get_preprocessor, get_services
-from service.api.errors import ApiError
+from service.api.error_responses import ApiError
 from service.api.middleware.auth import require_api_key
 from service.api.openapi_docs import ANALYZE_REQUEST_BODY, ERROR_RESPONSES
 from service.api.schemas import AnalyzeResponse, MediaOut, ModelOut

@@ -12,7 +12,7 @@ from service.api.analysis.chat_media import prepare_chat
 from service.api.analysis.landmark_policy import send_landmarks
 from service.api.analysis.sampling_bounds import check_sampling
 from service.api.deps import get_preprocessor, get_services
-from service.api.errors import ApiError
+from service.api.error_responses import ApiError
 from service.api.headers import FACE_HEADER, FACES_HEADER, LANDMARKS_HEADER
 from service.api.middleware.auth import require_api_key
 from service.api.openapi_docs import ERROR_RESPONSES
