@@ -29,7 +29,7 @@ def key_accepted(authorization: str, keys: frozenset[str]) -> bool:
 
 
 def unauthorized() -> ApiError:
-    error = ApiError(401, "unauthorized", "a valid API key is required (Authorization: Bearer <key>)")
+    error = ApiError("unauthorized", "a valid API key is required (Authorization: Bearer <key>)")
     error.headers = {"WWW-Authenticate": "Bearer"}
     return error
 

@@ -37,7 +37,7 @@ class JsonBodyRequired:
             and not is_json(Headers(scope=scope).get("content-type", ""))
         ):
             self.metrics.rejected.labels("unsupported_content_type").inc()
-            error = ApiError(415, "unsupported_content_type", "send the request body as application/json")
+            error = ApiError("unsupported_content_type", "send the request body as application/json")
             await refuse(error, scope, receive, send, drain=True)
             return
         await self.app(scope, receive, send)

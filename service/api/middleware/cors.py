@@ -36,4 +36,4 @@ class JsonCORSMiddleware(CORSMiddleware):
             return response
         # Starlette's text says what was refused ("Disallowed CORS origin, headers"); keep its CORS headers.
         headers = {key: value for key, value in response.headers.items() if key not in _CONTENT_HEADERS}
-        return error_response(response.status_code, "cors_refused", bytes(response.body).decode(), headers)
+        return error_response("cors_refused", bytes(response.body).decode(), headers)

@@ -37,9 +37,7 @@ async def analyze(request: Request) -> AnalyzeResponse:
         async with asyncio.timeout(services.settings.request_timeout_s):
             return await _analyze(request, services)
     except TimeoutError as exc:
-        raise ApiError(
-            504, "timeout", f"the analysis took over {services.settings.request_timeout_s:g} s"
-        ) from exc
+        raise ApiError("timeout", f"the analysis took over {services.settings.request_timeout_s:g} s") from exc
 
 
 async def _analyze(request: Request, services: Services) -> AnalyzeResponse:
@@ -50,7 +48,7 @@ async def _analyze(request: Request, services: Services) -> AnalyzeResponse:
     options = upload.options
     max_faces = options.max_faces or settings.default_max_faces
     if max_faces > settings.max_faces_limit:
-        raise ApiError(422, "invalid_request", f"max_faces: at most {settings.max_faces_limit}")
+        raise ApiError("invalid_request", f"max_faces: at most {settings.max_faces_limit}")
     info = await services.engine.info()  # an engine that is down fails the request before any work
     landmarks = send_landmarks(options.landmarks or settings.default_landmarks, info)
     check_sampling(options, settings)

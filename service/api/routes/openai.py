@@ -47,7 +47,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
     settings = services.settings
     model = await services.engine.model_name()
     if body.model != model:
-        raise ApiError(404, "model_not_found", f"this server serves the model {model!r}")
+        raise ApiError("model_not_found", f"this server serves the model {model!r}")
     check_sampling(body, settings)
     with_landmarks = send_landmarks(settings.default_landmarks, await services.engine.info())
     try:
@@ -56,7 +56,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
                 body.messages, get_preprocessor(request), settings, with_landmarks, body.face
             )
     except TimeoutError as exc:
-        raise ApiError(504, "timeout", "preparing the media took too long") from exc
+        raise ApiError("timeout", "preparing the media took too long") from exc
     sent = body.model_dump(exclude_none=True, exclude={"face"})  # `face` is ours, not the engine's
     payload = {**sent, "messages": prepared.messages, **prepared.extra}
     if body.max_tokens is None and body.max_completion_tokens is None:
