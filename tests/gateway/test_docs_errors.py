@@ -53,6 +53,8 @@ def test_every_code_the_service_raises_is_in_the_catalogue():
     raised = {code for pair in RAISED.findall(SOURCES) for code in pair if code}
     assert len(raised) > 25  # the scan found the service's raise sites, not nothing
     assert raised - set(CATALOGUE) == set()
+    # the old form, a status written at the raise site (a branch merged from before the catalogue)
+    assert not re.findall(r"(?:ApiError|error_response)\(\s*\d{3}", SOURCES)
 
 
 def test_a_status_is_read_from_the_catalogue_and_an_unknown_code_is_refused():
