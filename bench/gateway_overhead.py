@@ -23,8 +23,8 @@ from bench.engine_auth import engine_headers
 from bench.gateway_servers import face_png, parser, running_stack, sizes
 from bench.repeats import interleaved, ratio
 from common.engine_protocol import INFO_PATH
-from service.api.engine_payloads import Sampling, task_payload
-from service.api.media_encoding import png_data_url
+from service.api.analysis.media_encoding import png_data_url
+from service.api.engine.payloads import Sampling, task_payload
 from service.preprocess.pipeline import preprocess
 from service.preprocess.types import PreprocessOptions
 from service.tasks.registry import REGISTRY

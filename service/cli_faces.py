@@ -3,7 +3,7 @@
 Prints every face (box, score, 68 landmarks in image pixels) of an image, or of each sampled frame and track
 of a video (a track's entries named by track and frame, with the span it covers and the tower that answers it);
 --json prints the API's field names. A refusal prints `CODE: message` on stderr and exits with the
-code's exit status (errors.py); a face-free input prints its empty result and `no_face` on stderr.
+code's exit status (error_codes.py); a face-free input prints its empty result and `no_face` on stderr.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import cv2
 
-from service.preprocess.errors import exit_status
+from service.preprocess.error_codes import exit_status
 from service.preprocess.types import Face, ImageResult, PreprocessError, PreprocessOptions, VideoResult
 
 
@@ -49,7 +49,7 @@ def faces_main(argv: list[str]) -> int:
             print(f"cannot write {args.draw}", file=sys.stderr)
             return 2
     if args.json:
-        from service.preprocess.schema import result_out
+        from service.preprocess.faces_json import result_out
 
         print(result_out(result).model_dump_json(indent=1))
     else:

@@ -18,20 +18,20 @@ import httpx
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from service.api import routes_analyze, routes_demo, routes_health, routes_openai
-from service.api.analysis import Analyzer
-from service.api.auth import ApiKeyGate
-from service.api.content_type import JsonBodyRequired
-from service.api.cors import JsonCORSMiddleware
-from service.api.engine_client import EngineClient
-from service.api.errors import install_error_handlers
-from service.api.limits import BodyReception, InFlightLimit
-from service.api.logging import configure_logging
+from service.api.analysis.analyzer import Analyzer
+from service.api.analysis.preprocessing import Preprocessor, start_pool
+from service.api.deps import Services
+from service.api.engine.client import EngineClient
+from service.api.error_responses import install_error_handlers
 from service.api.metrics import GatewayMetrics
+from service.api.middleware.auth import ApiKeyGate
+from service.api.middleware.body_limits import BodyReception, InFlightLimit
+from service.api.middleware.content_type import JsonBodyRequired
+from service.api.middleware.cors import JsonCORSMiddleware
+from service.api.middleware.request_context import RequestContext
 from service.api.openapi_docs import install_openapi
-from service.api.preprocessing import Preprocessor, start_pool
-from service.api.request_context import RequestContext
-from service.api.services import Services
+from service.api.request_logging import configure_logging
+from service.api.routes import analyze, demo, health, openai
 from service.api.settings import Settings
 
 log = logging.getLogger("facellava.gateway")
@@ -79,7 +79,7 @@ def create_app(
     app.state.services = services
     install_error_handlers(app)
     install_openapi(app, settings)
-    for router in (routes_analyze.router, routes_openai.router, routes_health.router, routes_demo.router):
+    for router in (analyze.router, openai.router, health.router, demo.router):
         app.include_router(router)
 
     app.add_middleware(

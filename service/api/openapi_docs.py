@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic.json_schema import models_json_schema
 
-from service.api.sampling_bounds import upper_bounds
+from service.api.analysis.sampling_bounds import upper_bounds
 from service.api.schemas import AnalyzeForm, AnalyzeJSONRequest, ErrorResponse
 from service.api.settings import Settings
 

@@ -11,8 +11,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from common.engine_protocol import MAX_STOP_STRINGS
-from service.api.engine_payloads import Decoding
-from service.preprocess import schema as faces_schema
+from service.api.engine.payloads import Decoding
+from service.preprocess import faces_json
 from service.tasks.constrained import LabelDecoding
 from service.tasks.registry import REGISTRY
 
@@ -131,7 +131,7 @@ class FramePreviewOut(BaseModel):
                        "media's width x height to draw the face coordinates on it")
 
 
-class MediaOut(faces_schema.MediaOut):
+class MediaOut(faces_json.MediaOut):
     """The media fields of `facellava faces`, plus which frames of a video the model saw."""
 
     sampled_frames: list[int] = Field(default_factory=list, description="frame indices the model saw (video)")

@@ -9,23 +9,23 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from service.api.errors import ApiError
+from service.api.error_responses import ApiError
 from service.api.settings import Settings
 
 
 async def fetch_media(url: str, settings: Settings) -> bytes:
     if not settings.url_fetch_enabled:
-        raise ApiError(400, "url_fetch_disabled", "this server does not fetch media URLs; upload the file")
+        raise ApiError("url_fetch_disabled", "this server does not fetch media URLs; upload the file")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ApiError(400, "invalid_url", "media URLs must be http(s) URLs")
+        raise ApiError("invalid_url", "media URLs must be http(s) URLs")
     if parts.hostname.lower() not in {host.lower() for host in settings.url_allowlist}:
-        raise ApiError(400, "url_not_allowed", f"host {parts.hostname!r} is not on the allowlist")
+        raise ApiError("url_not_allowed", f"host {parts.hostname!r} is not on the allowlist")
     try:
         async with asyncio.timeout(settings.url_fetch_timeout_s):
             return await _download(url, settings)
     except TimeoutError as exc:
-        raise ApiError(400, "url_fetch_failed", "fetching the media URL took too long") from exc
+        raise ApiError("url_fetch_failed", "fetching the media URL took too long") from exc
 
 
 async def _download(url: str, settings: Settings) -> bytes:
@@ -37,15 +37,13 @@ async def _download(url: str, settings: Settings) -> bytes:
             client.stream("GET", url) as response,
         ):
             if response.status_code != 200:
-                raise ApiError(400, "url_fetch_failed", f"the media URL answered HTTP {response.status_code}")
+                raise ApiError("url_fetch_failed", f"the media URL answered HTTP {response.status_code}")
             limit = settings.preprocess_limits.max_bytes
             async for chunk in response.aiter_bytes():
                 received += len(chunk)
                 if received > limit:
-                    raise ApiError(413, "too_large", f"the media URL's content is over {limit} bytes")
+                    raise ApiError("too_large", f"the media URL's content is over {limit} bytes")
                 chunks.append(chunk)
     except httpx.HTTPError as exc:
-        raise ApiError(
-            400, "url_fetch_failed", f"fetching the media URL failed: {type(exc).__name__}"
-        ) from exc
+        raise ApiError("url_fetch_failed", f"fetching the media URL failed: {type(exc).__name__}") from exc
     return b"".join(chunks)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from service.api.errors import describe_validation
+from service.api.error_responses import describe_validation
 from service.api.schemas import AnalyzeOptions
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from service.preprocess.errors import fail
+from service.preprocess.error_codes import fail
 
 
 class Deadline:

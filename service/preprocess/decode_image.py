@@ -14,8 +14,8 @@ import numpy as np
 from PIL import Image, ImageOps
 from pillow_heif import register_heif_opener
 
-from service.preprocess.errors import fail
-from service.preprocess.limits import PreprocessLimits
+from service.preprocess.decode_limits import PreprocessLimits
+from service.preprocess.error_codes import fail
 
 _PIL_FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "bmp": "BMP", "tiff": "TIFF", "gif": "GIF",
                 "heif": "HEIF", "avif": "AVIF", "ppm": "PPM"}

@@ -25,8 +25,8 @@ import av
 import numpy as np
 
 from service.preprocess.deadline import Deadline
-from service.preprocess.errors import fail
-from service.preprocess.limits import PreprocessLimits
+from service.preprocess.decode_limits import PreprocessLimits
+from service.preprocess.error_codes import fail
 from service.preprocess.official_frames import Resampled
 
 _CONTAINERS = {"mp4": "mov,mp4,m4a,3gp,3g2,mj2", "mov": "mov,mp4,m4a,3gp,3g2,mj2", "webm": "matroska,webm",

@@ -18,14 +18,14 @@ import numpy as np
 from service.preprocess.crop import crop_face
 from service.preprocess.deadline import Deadline
 from service.preprocess.decode_image import decode_image
+from service.preprocess.decode_limits import PreprocessLimits
 from service.preprocess.decode_video import open_video
 from service.preprocess.dedup import same_face
 from service.preprocess.denoise import for_detection
 from service.preprocess.detect import Detection, FaceDetector
-from service.preprocess.errors import fail
+from service.preprocess.error_codes import fail
 from service.preprocess.geometry import Box, short_side
 from service.preprocess.landmarks import Landmarker, build_landmarker
-from service.preprocess.limits import PreprocessLimits
 from service.preprocess.previews import frame_preview
 from service.preprocess.settings import FaceModelSettings
 from service.preprocess.sniff import sniff

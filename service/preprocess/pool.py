@@ -29,8 +29,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 
-from service.preprocess.errors import fail
-from service.preprocess.limits import PreprocessLimits
+from service.preprocess.decode_limits import PreprocessLimits
+from service.preprocess.error_codes import fail
 from service.preprocess.types import ImageResult, PreprocessError, PreprocessOptions, VideoResult
 
 _START_TIMEOUT_S = 120.0  # importing MediaPipe on a busy 2-core machine can take several seconds

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from service.preprocess.errors import fail
+from service.preprocess.error_codes import fail
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
+from service.api.analysis.preprocessing import Preprocessor
 from service.api.app import create_app
-from service.api.preprocessing import Preprocessor
 from service.api.settings import Settings
 from tests.gateway.fake_engine import FakeEngineState, create_fake_engine
 from tests.gateway.fake_preprocessor import FakePreprocessor

@@ -10,7 +10,7 @@ import json
 import httpx
 import numpy as np
 
-from service.preprocess.errors import fail
+from service.preprocess.error_codes import fail
 from service.preprocess.types import (
     CROP_SIZE,
     NUM_VIDEO_FRAMES,

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from common.tasks import CELEBA_ATTRIBUTES, EXPRESSION_LABELS
-from service.api.logging import RequestIdFilter
+from service.api.request_logging import RequestIdFilter
 from tests.gateway.fake_engine import tokens_of
 from tests.gateway.fake_preprocessor import describe, upload
 

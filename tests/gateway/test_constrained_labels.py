@@ -10,10 +10,10 @@ import re
 import pytest
 
 from common.tasks import ACTION_UNIT_NAMES, AGE_RANGE, CELEBA_ATTRIBUTES
-from service.api.analysis import AnalysisPlan, Analyzer
-from service.api.engine_client import EngineClient
-from service.api.engine_payloads import Sampling
-from service.api.errors import ApiError
+from service.api.analysis.analyzer import AnalysisPlan, Analyzer
+from service.api.engine.client import EngineClient
+from service.api.engine.payloads import Sampling
+from service.api.error_responses import ApiError
 from service.api.metrics import GatewayMetrics
 from service.preprocess.types import PreprocessOptions
 from service.tasks.constrained import label_pattern, parse_constrained, structured_outputs

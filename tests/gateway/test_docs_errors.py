@@ -1,7 +1,8 @@
-"""docs/usage.md's error table against the service: every code the code base can answer with is listed with its
-HTTP status, every listed code exists, and the statuses the docs give for malformed uploads are the ones the
-gateway answers (the table once said 422 for an empty upload and 400 for a cut-off multipart body, and neither
-was true)."""
+"""docs/usage.md's error table against the error catalogue (service/api/error_catalogue.py): the table lists
+exactly the catalogue's codes, each with its HTTP status (and, for a preprocessing code, its `facellava faces`
+exit status); every code the source raises is catalogued; and the statuses the docs give for malformed uploads are
+the ones the gateway answers (the table once said 422 for an empty upload and 400 for a cut-off multipart body,
+and neither was true)."""
 
 from __future__ import annotations
 
@@ -11,36 +12,61 @@ import re
 import pytest
 
 from common.child_server import ROOT
-from service.preprocess.errors import ERRORS
+from service.api.error_catalogue import CATALOGUE, FRAMEWORK_CODES
+from service.api.error_responses import ApiError
 
 USAGE = (ROOT / "docs" / "usage.md").read_text()
 SOURCES = "\n".join(path.read_text() for path in (ROOT / "service").rglob("*.py"))
-# ApiError(400, "code", ...) and error_response(503, "code", ...), possibly over several lines
-RAISED = re.compile(r'(?:ApiError|error_response)\(\s*(\d{3}),\s*"([a-z0-9_]+)"')
+# ApiError("code", ...), error_response("code", ...), self._failure("kind", "code", ...) and fail("code", ...)
+RAISED = re.compile(r'(?:ApiError|error_response|fail)\(\s*"([a-z0-9_]+)"|_failure\(\s*"[a-z]+",\s*"([a-z0-9_]+)"')
+
+
+def error_rows() -> list[tuple[int, list[str], str]]:
+    """(HTTP status, the codes a row names, its text) for each row of the table."""
+    section = USAGE.split("## Errors", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| (\d{3}) \| ([^|]+) \| (.*)\|$", section, flags=re.MULTILINE)
+    return [(int(status), re.findall(r"`([a-z0-9_]+)`", codes), text) for status, codes, text in rows]
 
 
 def error_table() -> dict[str, set[int]]:
     """code -> the HTTP statuses the table gives it (a row may name several codes)."""
-    section = USAGE.split("## Errors", 1)[1].split("\n## ", 1)[0]
     table: dict[str, set[int]] = {}
-    for status, codes in re.findall(r"^\| (\d{3}) \| ([^|]+) \|", section, flags=re.MULTILINE):
-        for code in re.findall(r"`([a-z0-9_]+)`", codes):
-            table.setdefault(code, set()).add(int(status))
+    for status, codes, _ in error_rows():
+        for code in codes:
+            table.setdefault(code, set()).add(status)
     return table
 
 
-def test_every_code_the_service_raises_is_listed_with_its_status():
-    table = error_table()
-    raised = {(int(status), code) for status, code in RAISED.findall(SOURCES)}
-    raised |= {(spec.http_status, code) for code, spec in ERRORS.items()}
-    assert len(raised) > 20  # the scan found the service's codes, not nothing
-    missing = sorted((status, code) for status, code in raised if status not in table.get(code, set()))
-    assert not missing, f"raised but not in docs/usage.md's table with that status: {missing}"
+def test_the_docs_table_lists_exactly_the_catalogue_with_its_statuses():
+    assert len(CATALOGUE) > 30  # the catalogue, not an empty table
+    assert error_table() == {code: {entry.http_status} for code, entry in CATALOGUE.items()}
 
 
-def test_every_listed_code_exists_in_the_service():
-    stale = sorted(code for code in error_table() if f'"{code}"' not in SOURCES)
-    assert not stale, f"in docs/usage.md's error table but never answered: {stale}"
+def test_the_docs_give_each_preprocessing_code_its_exit_status():
+    exits = {code: set(map(int, re.findall(r"\bexit (\d+)\b", text))) for _, codes, text in error_rows()
+             for code in codes}
+    expected = {code: {entry.exit_status} for code, entry in CATALOGUE.items() if entry.exit_status is not None}
+    assert {code: exits[code] for code in expected} == expected
+
+
+def test_every_code_the_service_raises_is_in_the_catalogue():
+    raised = {code for pair in RAISED.findall(SOURCES) for code in pair if code}
+    assert len(raised) > 25  # the scan found the service's raise sites, not nothing
+    assert raised - set(CATALOGUE) == set()
+    # the old form, a status written at the raise site (a branch merged from before the catalogue)
+    assert not re.findall(r"(?:ApiError|error_response)\(\s*\d{3}", SOURCES)
+
+
+def test_a_status_is_read_from_the_catalogue_and_an_unknown_code_is_refused():
+    assert ApiError("reserved_token", "x").status_code == CATALOGUE["reserved_token"].http_status
+    with pytest.raises(ValueError, match="not in the catalogue"):
+        ApiError("no_such_code", "x")
+
+
+def test_each_framework_status_has_one_catalogued_code():
+    framework = [entry for entry in CATALOGUE.values() if entry.framework]
+    assert len(FRAMEWORK_CODES) == len(framework) >= 10
+    assert all(CATALOGUE[code].http_status == status for status, code in FRAMEWORK_CODES.items())
 
 
 def documented(code: str) -> int:

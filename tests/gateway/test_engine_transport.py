@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from service.api.logging import JsonFormatter
+from service.api.request_logging import JsonFormatter
 from tests.gateway.servers import ThreadedServer, bind_free_port
 
 

@@ -12,7 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from service.api.app import create_app
-from service.api.logging import JsonFormatter
+from service.api.request_logging import JsonFormatter
 from service.api.settings import Settings
 from tests.gateway.fake_engine import FakeEngineState, create_fake_engine
 from tests.gateway.fake_preprocessor import FakePreprocessor, describe

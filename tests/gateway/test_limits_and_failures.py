@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
 
 from service.api.settings import ENVELOPE_BYTES, Settings, body_bytes_for
-from service.preprocess.limits import PreprocessLimits
+from service.preprocess.decode_limits import PreprocessLimits
 from tests.gateway.fake_preprocessor import describe, upload
 
 

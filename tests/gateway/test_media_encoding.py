@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from service.api.analyze_input import decode_base64
-from service.api.errors import ApiError
-from service.api.media_encoding import png_data_url, video_data_url
+from service.api.analysis.analyze_input import decode_base64
+from service.api.analysis.media_encoding import png_data_url, video_data_url
+from service.api.error_responses import ApiError
 
 
 def crops(n: int) -> np.ndarray:

@@ -29,7 +29,7 @@ from devkit.media import (
 )
 from service.api.app import create_app
 from service.api.settings import Settings
-from service.preprocess.limits import PreprocessLimits
+from service.preprocess.decode_limits import PreprocessLimits
 from service.preprocess.pool import PreprocessPool
 from service.preprocess.types import PreprocessError, PreprocessOptions
 from tests.gateway.fake_preprocessor import upload

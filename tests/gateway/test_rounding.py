@@ -1,4 +1,4 @@
-"""One rounding rule for face positions, from one helper (service/preprocess/schema.placement): pixels to
+"""One rounding rule for face positions, from one helper (service/preprocess/faces_json.placement): pixels to
 0.01, detector scores to 4 decimals, in POST /analyze and in `facellava faces --json` alike. The inputs are
 float32, as the detector and landmarker give them; the JSON must not show their float32 noise."""
 
@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 
-from service.preprocess.schema import PIXEL_DECIMALS, SCORE_DECIMALS, result_out
+from service.preprocess.faces_json import PIXEL_DECIMALS, SCORE_DECIMALS, result_out
 from service.preprocess.types import Face, ImageResult, MediaInfo
 from tests.gateway.fake_preprocessor import describe, upload
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from devkit.media import astronaut, coffee, encode_clip, encode_image, face_from_halfway, moving_face
-from service.preprocess.limits import PreprocessLimits
+from service.preprocess.decode_limits import PreprocessLimits
 from service.preprocess.pipeline import preprocess
 from service.preprocess.types import ImageResult, PreprocessOptions, VideoResult
 

@@ -13,8 +13,8 @@ import pytest
 
 from service.cli import main
 from service.cli_faces import faces_main
-from service.preprocess.errors import exit_status
-from service.preprocess.schema import ImageFacesOut, VideoFacesOut
+from service.preprocess.error_codes import exit_status
+from service.preprocess.faces_json import ImageFacesOut, VideoFacesOut
 
 
 @pytest.fixture()

@@ -14,7 +14,7 @@ from PIL import Image
 
 from devkit.media import astronaut, encode_image, png_claiming
 from service.preprocess.decode_image import decode_image
-from service.preprocess.limits import PreprocessLimits
+from service.preprocess.decode_limits import PreprocessLimits
 from service.preprocess.types import PreprocessError
 
 from .conftest import run

@@ -13,8 +13,8 @@ import pytest
 
 from devkit.media import audio_only, encode_clip, moving_face, with_display_rotation
 from service.preprocess.deadline import Deadline
+from service.preprocess.decode_limits import PreprocessLimits
 from service.preprocess.decode_video import DecodedVideo, decode_video
-from service.preprocess.limits import PreprocessLimits
 from service.preprocess.official_frames import Resampled, official_positions
 from service.preprocess.sniff import sniff
 from service.preprocess.types import PreprocessError

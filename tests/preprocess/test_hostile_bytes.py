@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from devkit.media import astronaut, canvas_with_face, encode_image, mjpeg_clip
-from service.preprocess.errors import ERRORS, fail
-from service.preprocess.limits import PreprocessLimits
+from service.preprocess.decode_limits import PreprocessLimits
+from service.preprocess.error_codes import ERRORS, fail
 from service.preprocess.pipeline import _face, _landmarks, _models
 from service.preprocess.types import ImageResult, PreprocessError, PreprocessOptions, VideoResult
 

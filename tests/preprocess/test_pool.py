@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from service.preprocess.limits import PreprocessLimits
+from service.preprocess.decode_limits import PreprocessLimits
 from service.preprocess.pool import PoolBusy, PreprocessPool
 from service.preprocess.types import ImageResult, PreprocessError, PreprocessOptions, VideoResult
 

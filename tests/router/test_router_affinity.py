@@ -9,7 +9,7 @@ import pytest
 
 from devkit.replicas import counter_delta, engine_counters, gateway_for
 from devkit.router_workload import distinct_faces, served_by
-from service.api.engine_payloads import ROUTING_KEY_HEADER
+from service.api.engine.payloads import ROUTING_KEY_HEADER
 from service.tasks.registry import REGISTRY
 from tests.router.conftest import ReplicatedStack
 

@@ -12,9 +12,9 @@ import json
 import httpx
 import numpy as np
 
-from service.api.engine_client import EngineClient
-from service.api.engine_payloads import ROUTING_KEY_HEADER, Sampling, routing_key, task_payload
-from service.api.media_encoding import png_data_url, video_data_url
+from service.api.analysis.media_encoding import png_data_url, video_data_url
+from service.api.engine.client import EngineClient
+from service.api.engine.payloads import ROUTING_KEY_HEADER, Sampling, routing_key, task_payload
 from service.api.metrics import GatewayMetrics
 from service.api.settings import Settings
 

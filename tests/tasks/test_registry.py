@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from common.tasks import CELEBA_ATTRIBUTES, DEEPFAKE_LABELS, EXPRESSION_EXTRA_LABELS, EXPRESSION_LABELS
-from service.api.analysis import AnalysisPlan, Analyzer
-from service.api.engine_client import EngineClient
-from service.api.engine_payloads import Sampling
+from service.api.analysis.analyzer import AnalysisPlan, Analyzer
+from service.api.engine.client import EngineClient
+from service.api.engine.payloads import Sampling
 from service.api.metrics import GatewayMetrics
 from service.preprocess.types import PreprocessOptions
 from service.tasks.constrained import label_pattern

@@ -23,11 +23,11 @@ import numpy as np
 
 from common.engine_protocol import IMAGE_PLACEHOLDER, VIDEO_PLACEHOLDER
 from common.tasks import MediaKind
-from service.api.analyze_input import decode_base64
-from service.api.engine_payloads import landmark_kwargs, media_part
-from service.api.errors import ApiError
-from service.api.media_encoding import png_data_url, video_data_url
-from service.api.preprocessing import Preprocessor, require_faces, run_preprocess
+from service.api.analysis.analyze_input import decode_base64
+from service.api.analysis.media_encoding import png_data_url, video_data_url
+from service.api.analysis.preprocessing import Preprocessor, require_faces, run_preprocess
+from service.api.engine.payloads import landmark_kwargs, media_part
+from service.api.error_responses import ApiError
 from service.api.schemas import ChatMessage, ImagePart, TextPart, VideoPart
 from service.api.settings import Settings
 from service.api.url_fetch import fetch_media
@@ -60,9 +60,9 @@ async def prepare_chat(
     if not located:
         return PreparedChat(dumped, {})
     if len(located) > 1:
-        raise ApiError(400, "too_many_media", "send one image or one video per request")
+        raise ApiError("too_many_media", "send one image or one video per request")
     if face >= settings.max_faces_limit:
-        raise ApiError(422, "invalid_request", f"face: at most {settings.max_faces_limit - 1} on this server")
+        raise ApiError("invalid_request", f"face: at most {settings.max_faces_limit - 1} on this server")
     m, p = located[0]
     part = messages[m].content[p]
     assert isinstance(part, ImagePart | VideoPart)
@@ -75,7 +75,7 @@ async def prepare_chat(
     require_faces(result)
     found = len(result.subjects)
     if face >= found:
-        raise ApiError(422, "invalid_request", f"face: {face} asked, the media has {found} (the first is 0)")
+        raise ApiError("invalid_request", f"face: {face} asked, the media has {found} (the first is 0)")
     kind, cropped_url, crop_landmarks = await asyncio.to_thread(_encode_face, result, face)
     dumped[m]["content"][p] = media_part(kind, cropped_url)
     extra = landmark_kwargs(kind, crop_landmarks) if with_landmarks else {}
@@ -93,7 +93,6 @@ def refuse_reserved_tokens(messages: list[ChatMessage]) -> None:
         found = sorted({token for text in texts for token in RESERVED_TOKENS if token in text})
         if found:
             raise ApiError(
-                400,
                 "reserved_token",
                 f"messages.{index}: text may not contain the model's control tokens {', '.join(found)}; "
                 "send media as image_url or video_url parts",

@@ -8,18 +8,14 @@ import time
 
 from fastapi import APIRouter, Depends, Request
 
-from service.api.analysis import AnalysisPlan
-from service.api.analyze_input import read_analyze_input
-from service.api.auth import require_api_key
-from service.api.errors import ApiError
-from service.api.landmark_policy import send_landmarks
+from service.api.analysis.analyze_input import read_analyze_input
+from service.api.analysis.analyzer import AnalysisPlan
+from service.api.analysis.preprocessing import require_faces, run_preprocess
+from service.api.deps import Services, get_preprocessor, get_services
+from service.api.error_responses import ApiError
+from service.api.middleware.auth import require_api_key
 from service.api.openapi_docs import ANALYZE_REQUEST_BODY, ERROR_RESPONSES
-from service.api.preprocessing import require_faces, run_preprocess
-from service.api.sampling_bounds import check_sampling
 from service.api.schemas import AnalyzeResponse, MediaOut, ModelOut
-from service.api.services import Services, get_preprocessor, get_services
-from service.preprocess.types import PreprocessOptions
-from service.tasks.registry import REGISTRY
 
 router = APIRouter(dependencies=[Depends(require_api_key)])
 
@@ -37,37 +33,23 @@ async def analyze(request: Request) -> AnalyzeResponse:
         async with asyncio.timeout(services.settings.request_timeout_s):
             return await _analyze(request, services)
     except TimeoutError as exc:
-        raise ApiError(
-            504, "timeout", f"the analysis took over {services.settings.request_timeout_s:g} s"
-        ) from exc
+        raise ApiError("timeout", f"the analysis took over {services.settings.request_timeout_s:g} s") from exc
 
 
 async def _analyze(request: Request, services: Services) -> AnalyzeResponse:
+    """read -> plan -> preprocess -> analyse -> respond; nothing is validated after the plan is built."""
     started = time.perf_counter()
     settings = services.settings
     upload = await read_analyze_input(request, settings)
     timings = {"upload": time.perf_counter() - started}
-    options = upload.options
-    max_faces = options.max_faces or settings.default_max_faces
-    if max_faces > settings.max_faces_limit:
-        raise ApiError(422, "invalid_request", f"max_faces: at most {settings.max_faces_limit}")
     info = await services.engine.info()  # an engine that is down fails the request before any work
-    landmarks = send_landmarks(options.landmarks or settings.default_landmarks, info)
-    check_sampling(options, settings)
+    plan = AnalysisPlan.build(upload.options, settings, info)  # every refusal of the options happens here
 
     before = time.perf_counter()
-    result = await run_preprocess(
-        get_preprocessor(request),
-        upload.data,
-        PreprocessOptions(max_faces=max_faces, previews=options.frame_previews),
-        upload.filename,
-        settings,
-    )
+    result = await run_preprocess(get_preprocessor(request), upload.data, plan.preprocess, upload.filename, settings)
     # The worker round trip: the worker's own stages (decode ... crop) plus the hand-over both ways.
     timings.update(result.timings, preprocess=time.perf_counter() - before)
     require_faces(result)
-    tasks = tuple(dict.fromkeys(options.tasks)) if options.tasks else REGISTRY.defaults(result.media.type)
-    plan = AnalysisPlan.build(options, settings, tasks, landmarks)
     faces = await services.analyzer.analyze(result, plan, request.state.request_id, timings)
     timings["total"] = time.perf_counter() - started
 
@@ -76,7 +58,7 @@ async def _analyze(request: Request, services: Services) -> AnalyzeResponse:
     return AnalyzeResponse(
         request_id=request.state.request_id,
         model=ModelOut(name=await services.engine.model_name(), revision=info.model_revision),
-        landmarks_conditioned=landmarks,
+        landmarks_conditioned=plan.send_landmarks,
         media=MediaOut(**dataclasses.asdict(result.media)),
         faces=faces,
         timings={stage: round(seconds, 6) for stage, seconds in timings.items()},

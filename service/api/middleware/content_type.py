@@ -10,9 +10,9 @@ from __future__ import annotations
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.api.errors import ApiError
-from service.api.limits import refuse
+from service.api.error_responses import ApiError
 from service.api.metrics import GatewayMetrics
+from service.api.middleware.body_limits import refuse
 
 JSON_ONLY_PATHS = frozenset({"/v1/chat/completions"})
 
@@ -37,7 +37,7 @@ class JsonBodyRequired:
             and not is_json(Headers(scope=scope).get("content-type", ""))
         ):
             self.metrics.rejected.labels("unsupported_content_type").inc()
-            error = ApiError(415, "unsupported_content_type", "send the request body as application/json")
+            error = ApiError("unsupported_content_type", "send the request body as application/json")
             await refuse(error, scope, receive, send, drain=True)
             return
         await self.app(scope, receive, send)

@@ -21,13 +21,17 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from common.engine_protocol import EngineInfo
 from common.tasks import MediaKind
-from service.api.engine_client import EngineClient
-from service.api.engine_payloads import (
+from service.api.analysis.landmark_policy import send_landmarks
+from service.api.analysis.media_encoding import png_data_url, video_data_url
+from service.api.analysis.sampling_bounds import check_sampling
+from service.api.engine.client import EngineClient
+from service.api.engine.payloads import (
     OFFICIAL_MAX_TOKENS,
     OFFICIAL_TEMPERATURE,
     OFFICIAL_TOP_K,
@@ -35,14 +39,12 @@ from service.api.engine_payloads import (
     Sampling,
     task_payload,
 )
-from service.api.errors import ApiError
-from service.api.media_encoding import png_data_url, video_data_url
+from service.api.error_responses import ApiError
 from service.api.metrics import GatewayMetrics
-from service.api.sampling_bounds import check_sampling
 from service.api.schemas import AnalyzeOptions, FaceFrame, FaceResult, TaskResult
 from service.api.settings import Settings
-from service.preprocess.schema import placement
-from service.preprocess.types import Face, ImageResult, Track, VideoResult
+from service.preprocess.faces_json import placement
+from service.preprocess.types import Face, ImageResult, PreprocessOptions, Track, VideoResult
 from service.tasks.confidence import TokenAlignment, TokenLogprob, task_confidence
 from service.tasks.constrained import LabelDecoding, constrained_question, parse_constrained, structured_outputs
 from service.tasks.parsers.base import ParsedAnswer, clean_answer
@@ -53,6 +55,10 @@ from service.tasks.task import Task
 
 @dataclass(frozen=True)
 class AnalysisPlan:
+    """Everything one /analyze request will do, decided before any work: every refusal a request's options can
+    earn (bounds, landmarks the engine cannot use) happens while building it, so preprocessing and engine calls
+    never start for a request that will be refused. `tasks` empty: the medium's default tasks."""
+
     tasks: tuple[str, ...]
     send_landmarks: bool
     reasoning: bool
@@ -62,15 +68,18 @@ class AnalysisPlan:
     decoding: Decoding = "greedy"
     scores: bool = False
     uncertain_below: float = 0.0
+    preprocess: PreprocessOptions = field(default_factory=PreprocessOptions)
 
     @classmethod
-    def build(
-        cls, options: AnalyzeOptions, settings: Settings, tasks: tuple[str, ...], send_landmarks: bool
-    ) -> AnalysisPlan:
-        """The plan of one /analyze request: its options within the server's settings and bounds."""
+    def build(cls, options: AnalyzeOptions, settings: Settings, info: EngineInfo) -> AnalysisPlan:
+        """The plan of one /analyze request: its options within the server's settings and bounds and what the
+        served engine can do, or the ApiError that refuses the request."""
+        max_faces = options.max_faces or settings.default_max_faces
+        if max_faces > settings.max_faces_limit:
+            raise ApiError("invalid_request", f"max_faces: at most {settings.max_faces_limit}")
         return cls(
-            tasks,
-            send_landmarks,
+            tuple(dict.fromkeys(options.tasks)) if options.tasks else (),
+            send_landmarks(options.landmarks or settings.default_landmarks, info),
             options.reasoning,
             options.prompt_variant,
             sampling_for(options, settings),
@@ -78,7 +87,12 @@ class AnalysisPlan:
             options.decoding,
             options.scores,
             settings.uncertain_below,
+            PreprocessOptions(max_faces=max_faces, previews=options.frame_previews),
         )
+
+    def tasks_for(self, kind: MediaKind) -> tuple[str, ...]:
+        """The tasks asked for, else the defaults for the medium preprocessing found."""
+        return self.tasks or REGISTRY.defaults(kind)
 
     def modes(self, task: Task) -> tuple[LabelDecoding, ...]:
         """The answers a (face, task) needs: the free one gives the reasoning (and, unconstrained, the label);
@@ -129,8 +143,9 @@ class Analyzer:
         """Answer every task of the plan for every face (video: track); adds encode/engine/parse timings."""
         started = time.perf_counter()
         subjects = result.subjects
+        tasks = plan.tasks_for(result.media.type)
         media = await asyncio.gather(
-            *(asyncio.to_thread(_media_for, subject, plan.tasks) for subject in subjects)
+            *(asyncio.to_thread(_media_for, subject, tasks) for subject in subjects)
         )
         timings["encode"] = time.perf_counter() - started
 
@@ -139,7 +154,7 @@ class Analyzer:
         jobs = [
             (face_index, task, media[face_index][_tower(subject, task)])
             for face_index, subject in enumerate(subjects)
-            for task in plan.tasks
+            for task in tasks
         ]
         try:
             async with asyncio.TaskGroup() as group:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Literal
 
 from common.engine_protocol import EngineInfo
-from service.api.errors import ApiError
+from service.api.error_responses import ApiError
 
 LandmarkMode = Literal["auto", "on", "off"]
 
@@ -18,5 +18,5 @@ def send_landmarks(mode: LandmarkMode, info: EngineInfo) -> bool:
     """auto: when the engine uses them; on: required (422 if the engine ignores landmarks); off: never."""
     engine_uses = info.landmark_conditioning == "on"
     if mode == "on" and not engine_uses:
-        raise ApiError(422, "landmarks_unavailable", "the served model runs without landmark conditioning")
+        raise ApiError("landmarks_unavailable", "the served model runs without landmark conditioning")
     return mode != "off" and engine_uses

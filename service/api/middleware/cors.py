@@ -13,8 +13,8 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 from starlette.types import ASGIApp
 
-from service.api.errors import error_response
-from service.api.routes_openai import FACE_HEADER, FACES_HEADER, LANDMARKS_HEADER
+from service.api.error_responses import error_response
+from service.api.headers import FACE_HEADER, FACES_HEADER, LANDMARKS_HEADER
 
 EXPOSED_HEADERS = ("X-Request-ID", "Retry-After", LANDMARKS_HEADER, FACE_HEADER, FACES_HEADER)
 _CONTENT_HEADERS = frozenset({"content-type", "content-length"})
@@ -36,4 +36,4 @@ class JsonCORSMiddleware(CORSMiddleware):
             return response
         # Starlette's text says what was refused ("Disallowed CORS origin, headers"); keep its CORS headers.
         headers = {key: value for key, value in response.headers.items() if key not in _CONTENT_HEADERS}
-        return error_response(response.status_code, "cors_refused", bytes(response.body).decode(), headers)
+        return error_response("cors_refused", bytes(response.body).decode(), headers)

@@ -15,33 +15,21 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from service.api.logging import request_id_var
+from service.api.error_catalogue import FRAMEWORK_CODES, lookup
+from service.api.request_logging import request_id_var
 from service.api.schemas import ErrorDetail, ErrorResponse
-
-_STATUS_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    404: "not_found",
-    405: "method_not_allowed",
-    413: "too_large",
-    415: "unsupported_content_type",
-    422: "invalid_request",
-    429: "overloaded",
-    503: "unavailable",
-    504: "timeout",
-}
-
 
 # What a client learns of a server-side failure: the details are logged under the request id.
 INTERNAL_ERROR_MESSAGE = "internal error; the request id identifies it in the logs"
 
 
 class ApiError(HTTPException):
-    """A refusal with a stable code; `retry_after` adds the Retry-After header (429, 503)."""
+    """A refusal named by its catalogue code, which gives its status (service/api/error_catalogue.py);
+    `retry_after` adds the Retry-After header (429, 503)."""
 
-    def __init__(self, status: int, code: str, message: str, retry_after: int | None = None) -> None:
+    def __init__(self, code: str, message: str, retry_after: int | None = None) -> None:
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
-        super().__init__(status_code=status, detail=message, headers=headers)
+        super().__init__(status_code=lookup(code).http_status, detail=message, headers=headers)
         self.code = code
         self.message = message
 
@@ -58,9 +46,11 @@ def scrub(message: str) -> str:
 
 
 def error_response(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None
+    code: str, message: str, headers: dict[str, str] | None = None, *, status: int | None = None
 ) -> JSONResponse:
-    """The one error body; every message is scrubbed here, whichever library wrote it."""
+    """The one error body, with the catalogue's status for `code` (`status` only for a framework error whose
+    status has no catalogued code); every message is scrubbed here, whichever library wrote it."""
+    status = lookup(code).http_status if status is None else status
     detail = ErrorDetail(code=code, message=scrub(message), request_id=request_id_var.get())
     body = ErrorResponse(error=detail)
     return JSONResponse(body.model_dump(), status_code=status, headers=headers)
@@ -68,22 +58,22 @@ def error_response(
 
 async def _api_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return error_response(exc.status_code, exc.code, exc.message, exc.headers)
+    return error_response(exc.code, exc.message, exc.headers)
 
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    code = _STATUS_CODES.get(exc.status_code, "error")
-    return error_response(exc.status_code, code, str(exc.detail), exc.headers)
+    code = FRAMEWORK_CODES.get(exc.status_code, "error")
+    return error_response(code, str(exc.detail), exc.headers, status=exc.status_code)
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    return error_response(422, "invalid_request", describe_validation(exc.errors()))
+    return error_response("invalid_request", describe_validation(exc.errors()))
 
 
 def unexpected_error() -> JSONResponse:
-    return error_response(500, "internal_error", INTERNAL_ERROR_MESSAGE)
+    return error_response("internal_error", INTERNAL_ERROR_MESSAGE)
 
 
 def describe_validation(errors: object) -> str:

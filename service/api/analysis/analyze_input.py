@@ -25,7 +25,7 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 
-from service.api.errors import ApiError, describe_validation
+from service.api.error_responses import ApiError, describe_validation
 from service.api.schemas import AnalyzeJSONRequest, AnalyzeOptions
 from service.api.settings import Settings
 from service.api.url_fetch import fetch_media
@@ -47,9 +47,7 @@ async def read_analyze_input(request: Request, settings: Settings) -> AnalyzeInp
         return await _read_multipart(request)
     if content_type == "application/json":
         return await _read_json(request, settings)
-    raise ApiError(
-        415, "unsupported_content_type", "send multipart/form-data (file upload) or application/json"
-    )
+    raise ApiError("unsupported_content_type", "send multipart/form-data (file upload) or application/json")
 
 
 class _CompleteMultiPartParser(MultiPartParser):
@@ -70,24 +68,24 @@ async def _read_multipart(request: Request) -> AnalyzeInput:
     try:
         form = await parser.parse()
     except MultiPartException as exc:
-        raise ApiError(400, "bad_multipart", exc.message) from exc
+        raise ApiError("bad_multipart", exc.message) from exc
     except FormParserError as exc:
-        raise ApiError(400, "bad_multipart", "the multipart body is malformed") from exc
+        raise ApiError("bad_multipart", "the multipart body is malformed") from exc
     if not parser.ended:
         await form.close()
-        raise ApiError(400, "bad_multipart", "the multipart body ends before its closing boundary")
+        raise ApiError("bad_multipart", "the multipart body ends before its closing boundary")
     try:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
-            raise ApiError(422, "invalid_request", "file: a multipart file field named 'file' is required")
+            raise ApiError("invalid_request", "file: a multipart file field named 'file' is required")
         unknown = set(form.keys()) - _FORM_FIELDS - {"file"}
         if unknown:
-            raise ApiError(422, "invalid_request", f"unknown form fields: {', '.join(sorted(unknown))}")
+            raise ApiError("invalid_request", f"unknown form fields: {', '.join(sorted(unknown))}")
         with _invalid_request():
             options = AnalyzeOptions.model_validate(_form_options(form.multi_items()))
         data = await upload.read()
         if not data:
-            raise ApiError(400, "empty_media", "the uploaded file is empty")
+            raise ApiError("empty_media", "the uploaded file is empty")
         return AnalyzeInput(data, upload.filename, options)
     finally:
         await form.close()
@@ -105,7 +103,7 @@ def _form_options(items: list[tuple[str, str | UploadFile]]) -> dict[str, object
         if key in _LIST_FIELDS:
             options[key] = [item.strip() for value in given for item in str(value).split(",") if item.strip()]
         elif len(given) > 1:
-            raise ApiError(422, "invalid_request", f"{key}: given {len(given)} times; give it once")
+            raise ApiError("invalid_request", f"{key}: given {len(given)} times; give it once")
         else:
             options[key] = given[0]
     return options
@@ -140,14 +138,14 @@ def decode_base64(text: str, field: str = "media.base64") -> bytes:
     if text.startswith("data:"):
         header, _, text = text.partition(",")
         if not header.endswith(";base64"):
-            raise ApiError(400, "invalid_base64", f"{field}: a data URL must be data:<type>;base64,<base64>")
+            raise ApiError("invalid_base64", f"{field}: a data URL must be data:<type>;base64,<base64>")
     text = text.translate(_WHITESPACE)
     try:
         data = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise ApiError(400, "invalid_base64", f"{field} is not valid base64") from exc
+        raise ApiError("invalid_base64", f"{field} is not valid base64") from exc
     if not data:
-        raise ApiError(400, "empty_media", f"{field}: the media is empty")
+        raise ApiError("empty_media", f"{field}: the media is empty")
     return data
 
 
@@ -157,4 +155,4 @@ def _invalid_request() -> Iterator[None]:
     try:
         yield
     except ValidationError as exc:
-        raise ApiError(422, "invalid_request", describe_validation(exc.errors())) from exc
+        raise ApiError("invalid_request", describe_validation(exc.errors())) from exc

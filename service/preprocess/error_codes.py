@@ -53,11 +53,5 @@ def fail(code: str, message: str) -> PreprocessError:
     return PreprocessError(code, message)
 
 
-def http_status(code: str) -> int:
-    """The HTTP status the gateway answers with; 500 for a code outside the table (a bug)."""
-    spec = ERRORS.get(code)
-    return spec.http_status if spec is not None else 500
-
-
 def exit_status(code: str) -> int:
     return ERRORS[code].exit_status

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from service.api.auth import require_api_key
+from service.api.deps import get_services
+from service.api.middleware.auth import require_api_key
 from service.api.schemas import HealthStatus
-from service.api.services import get_services
 
 router = APIRouter()
 

@@ -18,7 +18,7 @@ import asyncio
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.api.errors import ApiError, error_response
+from service.api.error_responses import ApiError, error_response
 from service.api.metrics import GatewayMetrics
 
 # Routes that do model work and take a body; probes, metrics and docs are never throttled.
@@ -39,7 +39,7 @@ async def refuse(error: ApiError, scope: Scope, receive: Receive, send: Send, *,
     """Send `error` as the JSON error response; with `drain`, first discard a bounded part of the body."""
     if drain:
         await _discard_body(receive)
-    await error_response(error.status_code, error.code, error.message, error.headers)(scope, receive, send)
+    await error_response(error.code, error.message, error.headers)(scope, receive, send)
 
 
 async def _discard_body(receive: Receive) -> None:
@@ -56,7 +56,7 @@ async def _discard_body(receive: Receive) -> None:
 
 
 def too_large(limit: int) -> ApiError:
-    return ApiError(413, "too_large", f"request body over the {limit}-byte limit")
+    return ApiError("too_large", f"request body over the {limit}-byte limit")
 
 
 class _BodyRefused(Exception):  # noqa: N818 (carries the refusal out of the receiving loop)
@@ -108,7 +108,7 @@ class BodyReception:
                 async with asyncio.timeout(self.timeout_s):
                     body = await self._receive_all(receive, reservation)
             except TimeoutError:
-                timeout = ApiError(408, "body_timeout", f"the request body took over {self.timeout_s:g} s to arrive")
+                timeout = ApiError("body_timeout", f"the request body took over {self.timeout_s:g} s to arrive")
                 await self._refuse("body_timeout", timeout, scope, receive, send, drain=False)
                 return
             except _BodyRefused as refused:
@@ -148,7 +148,7 @@ class BodyReception:
 
     def _over_budget(self) -> ApiError:
         return ApiError(
-            429, "body_budget", "the server is receiving too many request bodies; retry later", self.retry_after_s
+            "body_budget", "the server is receiving too many request bodies; retry later", self.retry_after_s
         )
 
     async def _refuse(
@@ -187,7 +187,6 @@ class InFlightLimit:
         if self.in_flight >= self.max_in_flight:
             self.metrics.rejected.labels("overloaded").inc()
             response = error_response(
-                429,
                 "overloaded",
                 f"more than {self.max_in_flight} requests in flight; retry later",
                 {"Retry-After": str(self.retry_after_s)},

@@ -14,9 +14,9 @@ from fastapi import Request
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.api.errors import ApiError
-from service.api.limits import is_limited, refuse
+from service.api.error_responses import ApiError
 from service.api.metrics import GatewayMetrics
+from service.api.middleware.body_limits import is_limited, refuse
 
 
 def key_accepted(authorization: str, keys: frozenset[str]) -> bool:
@@ -29,7 +29,7 @@ def key_accepted(authorization: str, keys: frozenset[str]) -> bool:
 
 
 def unauthorized() -> ApiError:
-    error = ApiError(401, "unauthorized", "a valid API key is required (Authorization: Bearer <key>)")
+    error = ApiError("unauthorized", "a valid API key is required (Authorization: Bearer <key>)")
     error.headers = {"WWW-Authenticate": "Bearer"}
     return error
 

@@ -22,8 +22,9 @@ import httpx
 from pydantic import ValidationError
 
 from common.engine_protocol import INFO_PATH, EngineInfo
-from service.api.engine_payloads import ROUTING_KEY_HEADER, routing_key
-from service.api.errors import ApiError
+from service.api.engine.payloads import ROUTING_KEY_HEADER, routing_key
+from service.api.error_catalogue import lookup
+from service.api.error_responses import ApiError
 from service.api.metrics import GatewayMetrics
 from service.api.settings import Settings
 
@@ -149,28 +150,25 @@ class EngineClient:
 
     def _transport_failure(self, exc: httpx.HTTPError) -> ApiError:
         if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
-            return self._failure("timeout", 504, "engine_timeout", "the engine did not answer in time", exc)
-        return self._failure("unavailable", 503, "engine_unavailable", "the engine is not reachable", exc)
+            return self._failure("timeout", "engine_timeout", "the engine did not answer in time", exc)
+        return self._failure("unavailable", "engine_unavailable", "the engine is not reachable", exc)
 
     def _status_failure(self, status: int, body: bytes) -> ApiError:
         message = _engine_message(body)
         if status == 400 or status == 422:
             # vLLM's processor validates crops, landmarks and prompt length: the request was at fault.
-            return self._failure(
-                "rejected", 400, "engine_rejected", f"the engine refused the request: {message}"
-            )
+            return self._failure("rejected", "engine_rejected", f"the engine refused the request: {message}")
         if status == 429:
-            return self._failure("overloaded", 429, "engine_overloaded", "the engine is overloaded")
-        return self._failure("failed", 503, "engine_error", f"the engine failed (HTTP {status})")
+            return self._failure("overloaded", "engine_overloaded", "the engine is overloaded")
+        return self._failure("failed", "engine_error", f"the engine failed (HTTP {status})")
 
-    def _failure(
-        self, kind: str, status: int, code: str, message: str, exc: Exception | None = None
-    ) -> ApiError:
+    def _failure(self, kind: str, code: str, message: str, exc: Exception | None = None) -> ApiError:
         self._metrics.engine_errors.labels(kind).inc()
         error = type(exc).__name__ if exc is not None else None
+        status = lookup(code).http_status
         log.warning("engine call failed", extra={"kind": kind, "status": status, "error": error})
         retry_after = self._settings.retry_after_s if status in (429, 503) else None
-        return ApiError(status, code, message, retry_after=retry_after)
+        return ApiError(code, message, retry_after=retry_after)
 
 
 def _engine_headers(payload: dict[str, Any] | None, request_id: str | None) -> dict[str, str]:

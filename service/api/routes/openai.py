@@ -8,19 +8,17 @@ import asyncio
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from service.api.auth import require_api_key
-from service.api.chat_media import prepare_chat
-from service.api.errors import ApiError
-from service.api.landmark_policy import send_landmarks
+from service.api.analysis.chat_media import prepare_chat
+from service.api.analysis.landmark_policy import send_landmarks
+from service.api.analysis.sampling_bounds import check_sampling
+from service.api.deps import get_preprocessor, get_services
+from service.api.error_responses import ApiError
+from service.api.headers import FACE_HEADER, FACES_HEADER, LANDMARKS_HEADER
+from service.api.middleware.auth import require_api_key
 from service.api.openapi_docs import ERROR_RESPONSES
-from service.api.sampling_bounds import check_sampling
 from service.api.schemas import ChatCompletionRequest, ChatCompletionResponse, ModelCard, ModelList
-from service.api.services import get_preprocessor, get_services
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
-
-LANDMARKS_HEADER = "X-Facellava-Landmarks-Conditioned"
-FACE_HEADER, FACES_HEADER = "X-Facellava-Face", "X-Facellava-Faces"  # the face used, of how many found
 
 
 @router.get("/models", response_model=ModelList, responses=ERROR_RESPONSES)
@@ -49,7 +47,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
     settings = services.settings
     model = await services.engine.model_name()
     if body.model != model:
-        raise ApiError(404, "model_not_found", f"this server serves the model {model!r}")
+        raise ApiError("model_not_found", f"this server serves the model {model!r}")
     check_sampling(body, settings)
     with_landmarks = send_landmarks(settings.default_landmarks, await services.engine.info())
     try:
@@ -58,7 +56,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
                 body.messages, get_preprocessor(request), settings, with_landmarks, body.face
             )
     except TimeoutError as exc:
-        raise ApiError(504, "timeout", "preparing the media took too long") from exc
+        raise ApiError("timeout", "preparing the media took too long") from exc
     sent = body.model_dump(exclude_none=True, exclude={"face"})  # `face` is ours, not the engine's
     payload = {**sent, "messages": prepared.messages, **prepared.extra}
     if body.max_tokens is None and body.max_completion_tokens is None:

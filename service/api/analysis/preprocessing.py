@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Protocol
 
-from service.api.errors import INTERNAL_ERROR_MESSAGE, ApiError
+from service.api.error_catalogue import lookup
+from service.api.error_responses import INTERNAL_ERROR_MESSAGE, ApiError
 from service.api.settings import Settings
-from service.preprocess.errors import http_status
 from service.preprocess.types import ImageResult, PreprocessError, PreprocessOptions, VideoResult
 
 if TYPE_CHECKING:
@@ -52,20 +52,20 @@ async def run_preprocess(
     refuse it too: that check guards `facellava faces`)."""
     limit = settings.preprocess_limits.max_bytes
     if len(data) > limit:
-        raise ApiError(413, "too_large", f"the media is over the {limit}-byte limit")
+        raise ApiError("too_large", f"the media is over the {limit}-byte limit")
     try:
         return await preprocessor.submit(data, options, filename)
     except PreprocessError as exc:
-        status = http_status(exc.code)
+        status = lookup(exc.code).http_status
         message = exc.message
         if status == 500:
             log.error("preprocessing failed", extra={"code": exc.code, "detail": exc.message})
             message = INTERNAL_ERROR_MESSAGE
         retry_after = settings.retry_after_s if status in (429, 503) else None
-        raise ApiError(status, exc.code, message, retry_after=retry_after) from exc
+        raise ApiError(exc.code, message, retry_after=retry_after) from exc
 
 
 def require_faces(result: ImageResult | VideoResult) -> None:
     """A face-free upload is a valid preprocessing result but nothing to analyse: 422 no_face."""
     if not result.subjects:
-        raise ApiError(422, "no_face", f"no face found in the {result.media.type}")
+        raise ApiError("no_face", f"no face found in the {result.media.type}")

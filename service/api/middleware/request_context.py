@@ -18,9 +18,9 @@ from starlette.datastructures import MutableHeaders
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.api.errors import unexpected_error
-from service.api.logging import accept_request_id, request_id_var
+from service.api.error_responses import unexpected_error
 from service.api.metrics import GatewayMetrics
+from service.api.request_logging import accept_request_id, request_id_var
 
 access_log = logging.getLogger("facellava.access")
 log = logging.getLogger("facellava.gateway")

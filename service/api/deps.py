@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from service.api.analysis import Analyzer
-from service.api.engine_client import EngineClient
+from service.api.analysis.analyzer import Analyzer
+from service.api.analysis.preprocessing import Preprocessor
+from service.api.engine.client import EngineClient
 from service.api.metrics import GatewayMetrics
-from service.api.preprocessing import Preprocessor
 from service.api.settings import Settings
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from service.api.errors import ApiError
+from service.api.error_responses import ApiError
 from service.api.settings import Settings
 
 
@@ -29,4 +29,4 @@ def check_sampling(request: BaseModel, settings: Settings) -> None:
         value = getattr(request, field, None)
         if value is not None and value > bound:
             shown = bound if isinstance(bound, int) else f"{bound:g}"  # 1000000 tokens, not 1e+06
-            raise ApiError(422, "invalid_request", f"{field}: at most {shown} on this server")
+            raise ApiError("invalid_request", f"{field}: at most {shown} on this server")

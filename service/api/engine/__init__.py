@@ -1,0 +1,1 @@
+"""The gateway's side of the engine: the HTTP client to vLLM and the chat payloads it sends."""
