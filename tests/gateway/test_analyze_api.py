@@ -129,6 +129,17 @@ def test_video_routes_tasks_to_towers(gateway, engine_state):
     assert kinds == ["image_url"] * 3 + ["video_url"] * 2
     video = next(p for p in engine_state.received if p["messages"][0]["content"][0]["type"] == "video_url")
     assert np.asarray(video["mm_processor_kwargs"]["landmarks_videos"]).shape == (1, 8, 68, 2)
+    # One routing key for the whole face, on both towers: behind vllm-router all its tasks go to one replica.
+    assert len({headers["x-session-id"] for headers in engine_state.headers}) == 1
+
+
+def test_each_face_has_its_own_routing_key(gateway, engine_state):
+    assert upload(gateway, describe(kind="image", faces=2), tasks="age,expression").status_code == 200
+    keys = {}
+    for payload, headers in zip(engine_state.received, engine_state.headers, strict=True):
+        keys.setdefault(payload["messages"][0]["content"][0]["image_url"]["url"], set()).add(headers["x-session-id"])
+    assert len(keys) == 2 and all(len(per_face) == 1 for per_face in keys.values())
+    assert len(set().union(*keys.values())) == 2
 
 
 def test_landmarks_follow_the_engine_mode(gateway, engine_state):

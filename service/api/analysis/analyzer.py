@@ -37,6 +37,7 @@ from service.api.engine.payloads import (
     OFFICIAL_TOP_K,
     Decoding,
     Sampling,
+    media_key,
     task_payload,
 )
 from service.api.error_responses import ApiError
@@ -126,6 +127,7 @@ class _Medium:
     kind: MediaKind
     url: str
     crop_landmarks: np.ndarray
+    key: str  # the face's routing key, shared by all its media (_media_for)
 
 
 class Analyzer:
@@ -196,7 +198,7 @@ class Analyzer:
             structured_outputs(task) if constrained else None,
             TOP_LOGPROBS if constrained and task.scored else None,
         )
-        return await self._engine.chat(payload, f"{request_id}-label" if constrained else request_id)
+        return await self._engine.chat(payload, f"{request_id}-label" if constrained else request_id, medium.key)
 
     def _parse(
         self, name: str, kind: MediaKind, plan: AnalysisPlan, replies: dict[LabelDecoding, _Reply]
@@ -269,15 +271,20 @@ def _tower(subject: Face | Track, task: str) -> MediaKind:
 
 
 def _media_for(subject: Face | Track, tasks: tuple[str, ...]) -> dict[MediaKind, _Medium]:
-    """Encode each medium a face needs once; every task on that face reuses the same bytes."""
+    """Encode each medium a face needs once; every task on that face reuses the same bytes.
+
+    Every medium of a face carries one routing key (of its first medium: the crop when any task asks about it),
+    so behind vllm-router all of a face's tasks, on the image and the video tower alike, go to one replica.
+    """
     towers = {_tower(subject, task) for task in tasks}
-    media: dict[MediaKind, _Medium] = {}
+    encoded: dict[MediaKind, tuple[str, np.ndarray]] = {}
     face = subject if isinstance(subject, Face) else subject.faces[subject.best_frame]
     if "image" in towers:
-        media["image"] = _Medium("image", png_data_url(face.crop), face.crop_landmarks)
+        encoded["image"] = (png_data_url(face.crop), face.crop_landmarks)
     if "video" in towers and isinstance(subject, Track) and subject.tower == "video":
-        media["video"] = _Medium("video", video_data_url(subject.crops), subject.crop_landmarks)
-    return media
+        encoded["video"] = (video_data_url(subject.crops), subject.crop_landmarks)
+    key = media_key(next(iter(encoded.values()))[0]) if encoded else ""
+    return {kind: _Medium(kind, url, landmarks, key) for kind, (url, landmarks) in encoded.items()}
 
 
 def _face_result(

@@ -99,8 +99,9 @@ class EngineClient:
         except ValidationError as exc:
             raise self._failure("bad_response", 503, "engine_error", "the engine's info is invalid") from exc
 
-    async def chat(self, payload: dict[str, Any], request_id: str) -> dict[str, Any]:
-        return await self._call("POST", "/v1/chat/completions", payload, request_id)
+    async def chat(self, payload: dict[str, Any], request_id: str, key: str | None = None) -> dict[str, Any]:
+        """One chat completion; `key` routes it (vllm-router), else the key is derived from its medium."""
+        return await self._call("POST", "/v1/chat/completions", payload, request_id, key)
 
     async def stream_chat(self, payload: dict[str, Any], request_id: str) -> AsyncIterator[bytes]:
         """Open a streamed chat completion; errors before the first byte raise, later ones end the stream."""
@@ -125,9 +126,9 @@ class EngineClient:
             await response.aclose()
 
     async def _call(
-        self, method: str, path: str, payload: dict[str, Any] | None, request_id: str | None
+        self, method: str, path: str, payload: dict[str, Any] | None, request_id: str | None, key: str | None = None
     ) -> dict:
-        headers = _engine_headers(payload, request_id)
+        headers = _engine_headers(payload, request_id, key)
         response = await self._send(self._http.build_request(method, path, json=payload, headers=headers))
         if response.status_code != 200:
             raise self._status_failure(response.status_code, response.content)
@@ -171,12 +172,14 @@ class EngineClient:
         return ApiError(code, message, retry_after=retry_after)
 
 
-def _engine_headers(payload: dict[str, Any] | None, request_id: str | None) -> dict[str, str]:
+def _engine_headers(
+    payload: dict[str, Any] | None, request_id: str | None, key: str | None = None
+) -> dict[str, str]:
     """The request id for the engine's logs and, with a body, the face's routing key for vllm-router (a single
-    engine ignores it)."""
+    engine ignores it): the caller's `key`, else one derived from the body's medium."""
     headers = {"X-Request-ID": request_id} if request_id else {}
     if payload is not None:
-        headers[ROUTING_KEY_HEADER] = routing_key(payload)
+        headers[ROUTING_KEY_HEADER] = key or routing_key(payload)
     return headers
 
 

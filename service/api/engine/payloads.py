@@ -103,9 +103,11 @@ def routing_key(payload: dict[str, Any]) -> str:
         for part in content if isinstance(content, list) else ():
             kind = part.get("type")
             if kind in _MEDIA_PART_TYPES and isinstance(part.get(kind), dict):
-                return _digest(str(part[kind].get("url", "")))
-    return _digest(json.dumps(messages[:1], sort_keys=True, default=str))
+                return media_key(str(part[kind].get("url", "")))
+    return media_key(json.dumps(messages[:1], sort_keys=True, default=str))
 
 
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+def media_key(url: str) -> str:
+    """The routing key of one medium (its data URL): what routing_key() derives, and what /analyze sends for every
+    task of a face, whichever of the face's media (crop or 8-frame clip) a task is asked about."""
+    return hashlib.sha256(url.encode()).hexdigest()[:32]
