@@ -29,7 +29,6 @@ class ErrorCode:
 _GATEWAY = (
     ErrorCode("bad_request", 400, "a malformed request refused by the framework", framework=True),
     ErrorCode("bad_multipart", 400, "malformed multipart body: no boundary, a bad part header, or cut off"),
-    ErrorCode("empty_media", 400, "empty upload, empty base64 or an empty chat data URL"),
     ErrorCode("invalid_base64", 400, "base64 media or a chat data URL that is not valid base64"),
     ErrorCode("too_many_media", 400, "chat: more than one image or video in the messages"),
     ErrorCode("url_fetch_disabled", 400, "media by URL while URL fetching is off"),

@@ -27,7 +27,9 @@ class ErrorSpec:
 
 _SPECS = (
     ErrorSpec("unsupported_media", 415, 3, "not an image or video format we decode, or no video stream"),
-    ErrorSpec("corrupt_media", 422, 4, "empty, truncated or undecodable bytes"),
+    # 400, not 422: nothing was sent (the same answer the gateway gives an empty upload before preprocessing).
+    ErrorSpec("empty_media", 400, 14, "an empty file, upload, base64 or chat data URL"),
+    ErrorSpec("corrupt_media", 422, 4, "truncated or undecodable bytes"),
     ErrorSpec("too_large", 413, 5, "over the byte or pixel limit (checked before pixels are decoded)"),
     ErrorSpec("video_too_long", 413, 6, "over the duration or frame-count limit"),
     # 422, not 408: the upload itself takes too long to decode; the client was not slow.

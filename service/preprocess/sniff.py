@@ -35,7 +35,7 @@ _NETPBM_KINDS = b"123456"  # P1..P6: PBM, PGM, PPM, plain text or binary
 
 def sniff(data: bytes) -> Sniffed:
     if not data:
-        raise fail("corrupt_media", "the upload is empty")
+        raise fail("empty_media", "the upload is empty")
     for magic, name in _IMAGE_MAGIC:
         if data.startswith(magic):
             return Sniffed("image", name)

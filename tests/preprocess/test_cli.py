@@ -83,7 +83,7 @@ def test_no_face_prints_an_empty_list_and_the_code(files: Path, capsys: pytest.C
 
 
 @pytest.mark.parametrize(("name", "code"),
-                         [("noise.bin", "unsupported_media"), ("empty.jpg", "corrupt_media")])
+                         [("noise.bin", "unsupported_media"), ("empty.jpg", "empty_media")])
 def test_refusals_print_their_code_and_exit_status(files: Path, name: str, code: str,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     assert faces_main([str(files / name)]) == exit_status(code)

@@ -178,7 +178,7 @@ def test_truncated_images_are_corrupt(fmt: str) -> None:
 
 
 @pytest.mark.parametrize(("data", "code"), [
-    (b"", "corrupt_media"),
+    (b"", "empty_media"),
     (bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8)), "unsupported_media"),
     (b"%PDF-1.7\n" + b"0" * 100, "unsupported_media"),
     (b"\x89PNG\r\n\x1a\n" + b"\0" * 40, "corrupt_media"),

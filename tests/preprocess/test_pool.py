@@ -46,7 +46,7 @@ def test_results_refusals_and_a_replaced_worker(astronaut_jpeg: bytes, moving_cl
         video = await _submit(pool, moving_clip)
         assert isinstance(video, VideoResult) and len(video.tracks) == 1
 
-        for bad, code in ((b"", "corrupt_media"), (os.urandom(2048), "unsupported_media"),
+        for bad, code in ((b"", "empty_media"), (os.urandom(2048), "unsupported_media"),
                           (astronaut_jpeg[:500], "corrupt_media")):
             with pytest.raises(PreprocessError) as refusal:
                 await _submit(pool, bad)
