@@ -3,9 +3,8 @@
 status and body; the `curl -s -i` examples (API keys, CORS) run against a gateway with the settings they show
 and must get the documented status line, headers and body; and the documented /analyze response must have exactly
 the fields a real one has. Values that depend on the run (request ids, timings, sizes, limits of this test
-gateway) are compared as shapes: every number is a number, every other character is equal.
-
-Not covered: the 429 example ("while a video analysis is running"), which needs a request in flight.
+gateway) are compared as shapes: every number is a number, every other character is equal. The 429 example ("while
+a video analysis is running") runs while a video analysis holds the one in-flight slot of its gateway.
 """
 
 from __future__ import annotations
@@ -14,12 +13,15 @@ import json
 import re
 import shlex
 import subprocess
+import threading
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from common.child_server import ROOT, ChildServer
-from devkit.media import astronaut, encode_image
+from devkit.media import astronaut, encode_clip, encode_image, moving_face
 from service.gateway_process import Gateway
 from tests.e2e.conftest import API_KEY
 
@@ -99,14 +101,16 @@ def test_documented_analyze_response_has_the_real_fields(client, media_folder: P
     assert fields(documented, real) == []
 
 
-def headed_examples() -> list[tuple[str, list[str]]]:
-    """(command, output lines) of every `$ curl -s -i` example in a text block, continuation lines joined."""
+def headed_examples(while_busy: bool = False) -> list[tuple[str, list[str]]]:
+    """(command, output lines) of every `$ curl -s -i` example in a text block, continuation lines joined: those
+    run on an idle gateway, or with `while_busy` those after a `$ # while ...` line (a request in flight)."""
     found = []
     for block in re.findall(r"```text\n(.*?)```", USAGE, re.DOTALL):
         lines = block.splitlines()
         i = 0
         while i < len(lines):
-            if not lines[i].startswith("$ curl -s -i") or (i and lines[i - 1].startswith("$ #")):
+            busy = bool(i) and lines[i - 1].startswith("$ # while")
+            if not lines[i].startswith("$ curl -s -i") or busy != while_busy:
                 i += 1
                 continue
             command = lines[i][2:]
@@ -157,3 +161,39 @@ def test_documented_curl_example_with_headers(keyed_cors_gateway: Gateway, comma
         assert got is not None and (name == "x-request-id" or got == value), (command, name, value, got)
     if documented_body:
         assert shape(json.loads(body)) == shape(json.loads(documented_body)), command
+
+
+def in_flight(gateway: Gateway) -> float:
+    metrics = httpx.get(f"{gateway.url}/metrics", headers={"Authorization": "Bearer secret-a"}, timeout=10).text
+    return float(re.search(r"^facellava_in_flight_requests (\S+)$", metrics, re.MULTILINE).group(1))
+
+
+def test_documented_429_while_a_video_analysis_runs(engine: ChildServer, media_folder: Path, tmp_path: Path):
+    """The overloaded example, with the settings it was taken on (one request in flight), while a video analysis
+    of all five tasks holds that slot."""
+    (example,) = headed_examples(while_busy=True)
+    command, output = example
+    server = Gateway(engine.url, tmp_path / "gateway.log", api_keys="secret-a", max_in_flight="1",
+                     preprocess_workers="1")
+    server.start_and_wait()
+    clip = encode_clip(moving_face(), 48)
+    busy = threading.Thread(target=lambda: httpx.post(
+        f"{server.url}/analyze", headers={"Authorization": "Bearer secret-a"}, files={"file": ("clip.mp4", clip)},
+        data={"max_tokens": "256"}, timeout=300))
+    try:
+        busy.start()
+        deadline = time.monotonic() + 60
+        while in_flight(server) < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert in_flight(server) == 1, "the video analysis never took the slot"
+        done = subprocess.run(["bash", "-c", f"B={shlex.quote(server.url)}; {command}"], cwd=media_folder,
+                              capture_output=True, text=True, timeout=120, check=True)
+        status, headers, body = split_response(done.stdout.replace("\r\n", "\n").splitlines())
+        documented_status, documented_headers, documented_body = split_response(output)
+        assert status == documented_status == 429, done.stdout
+        assert set(documented_headers) <= set(headers), (documented_headers, headers)
+        assert int(headers["retry-after"]) > 0
+        assert shape(json.loads(body)) == shape(json.loads(documented_body))
+    finally:
+        busy.join()
+        server.stop()
