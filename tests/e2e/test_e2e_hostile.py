@@ -9,8 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -19,20 +17,13 @@ import pytest
 from common.child_server import ROOT, engine_python, free_port
 from common.engine_protocol import MAX_STOP_STRINGS
 from devkit.processes import ENGINE_KEY, group_members
+from devkit.waiting import wait_for
 from tests.e2e.conftest import API_KEY
 
 pytestmark = [pytest.mark.engine]
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 
-
-def wait_for(predicate: Callable[[], bool], timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.5)
-    return False
 
 
 def healthy(url: str) -> bool:

@@ -12,6 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from devkit.processes import Gateway
+from devkit.waiting import wait_for
 from tests.e2e.conftest import API_KEY
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
@@ -27,14 +28,6 @@ def metric(text: str, name: str) -> float:
         if sample.name == name
     )
 
-
-def wait_for(predicate, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def slow_analysis(url: str, face_png: bytes, timeout_s: float) -> httpx.Response:

@@ -27,6 +27,7 @@ from devkit.media import (
     moving_face,
     png_claiming,
 )
+from devkit.waiting import wait_for
 from service.api.app import create_app
 from service.api.settings import Settings
 from service.preprocess.decode_limits import PreprocessLimits
@@ -150,14 +151,6 @@ def test_a_worker_that_crashes_on_its_input_blames_the_input(start_real_gateway,
     assert crashed.status_code == 422 and crashed.json()["error"]["code"] == "worker_crashed"
     assert upload(client, ASTRONAUT_JPEG).status_code == 200
 
-
-def wait_for(predicate: Callable[[], bool], timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def test_a_worker_dead_while_idle_is_replaced_without_traffic(start_real_gateway, engine_state):

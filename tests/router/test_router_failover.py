@@ -13,6 +13,7 @@ import pytest
 
 from devkit.replicas import engine_counters
 from devkit.router_workload import analyze, distinct_faces, served_by
+from devkit.waiting import wait_for
 from tests.router.conftest import ReplicatedStack
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
@@ -21,14 +22,6 @@ FACES = 6
 CLIENTS = 4
 TYPED_503 = {"engine_unavailable", "engine_error"}
 
-
-def wait_for(predicate, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.5)
-    return False
 
 
 class Load:
