@@ -7,6 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from devkit.processes import ENGINE_KEY
 from devkit.replicas import counter_delta, engine_counters, gateway_for
 from devkit.router_workload import distinct_faces, served_by
 from service.api.engine.payloads import ROUTING_KEY_HEADER
@@ -59,7 +60,7 @@ def test_the_router_spreads_distinct_keys_over_both_replicas(stack: ReplicatedSt
     for n in range(40):
         response = httpx.post(
             f"{stack.router.url}/v1/chat/completions",
-            headers={ROUTING_KEY_HEADER: f"key-{n}"},
+            headers={ROUTING_KEY_HEADER: f"key-{n}", "Authorization": f"Bearer {ENGINE_KEY}"},
             json={"model": "facellava", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1},
             timeout=60,
         )
