@@ -3,7 +3,6 @@ taken from $FACELLAVA_TEST_MODEL), plus test media made from skimage's public-do
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,16 +13,8 @@ import pytest
 from common.child_server import ChildServer
 from devkit.media import astronaut, coffee, encode_clip, encode_image, moving_face
 from devkit.processes import Gateway, start_engine
-from service.stack import build_tiny_model
 
 API_KEY = "e2e-secret-key"
-
-
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if os.environ.get("FACELLAVA_TEST_MODEL"):
-        return Path(os.environ["FACELLAVA_TEST_MODEL"])
-    return build_tiny_model(tmp_path_factory.mktemp("model"), quiet=True)
 
 
 @pytest.fixture(scope="session")

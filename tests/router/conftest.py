@@ -3,7 +3,6 @@ in front of the router: started once for tests/router, stopped at the end."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +12,6 @@ import pytest
 from common.child_server import ChildServer
 from devkit.processes import Gateway
 from devkit.replicas import engine_replicas, gateway_for, router_server, start_all
-from service.stack import build_tiny_model
 
 
 @dataclass
@@ -25,16 +23,9 @@ class ReplicatedStack:
 
 
 @pytest.fixture(scope="session")
-def router_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if os.environ.get("FACELLAVA_TEST_MODEL"):
-        return Path(os.environ["FACELLAVA_TEST_MODEL"])
-    return build_tiny_model(tmp_path_factory.mktemp("router-model"), quiet=True)
-
-
-@pytest.fixture(scope="session")
-def stack(router_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReplicatedStack]:
+def stack(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReplicatedStack]:
     logs = tmp_path_factory.mktemp("router-logs")
-    engines = engine_replicas(router_model, logs, 2)
+    engines = engine_replicas(tiny_model, logs, 2)
     started: list[ChildServer] = []
     try:
         start_all(engines)
