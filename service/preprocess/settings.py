@@ -21,3 +21,5 @@ class FaceModelSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FACELLAVA_PREPROCESS_", frozen=True, extra="ignore")
 
     landmarks: Literal["dlib", "dlib-ensemble", "mesh"] = Field("dlib", description="68-point landmark backend")
+    grain_detector: Literal["cnn", "off"] = Field(
+        "cnn", description="second face detector on grainy pictures: dlib's CNN (seconds per picture), or none")
