@@ -7,6 +7,10 @@ runs per face (0.040, about 12 ms more per face) for deployments that favour lan
 dlib's model's training data (iBUG 300-W) is licensed for research only, as are Face-LLaVA's own weights; a
 deployment that needs a commercially usable landmark model sets
 "mesh" (MediaPipe, Apache-2.0), which needs neither dlib nor the model.
+
+`grain_detector`: "cnn" (the default) runs dlib's CNN face detector (cnn_detect.py; a public-domain model) as a
+second detector on grainy pictures, where BlazeFace misses faces; seconds per grainy picture, nothing on clean
+ones. "off" skips it.
 """
 
 from __future__ import annotations
