@@ -2,9 +2,10 @@
 shipped in the face_recognition_models wheel the 68-point model comes from).
 
 On old grainy black-and-white prints BlazeFace misses faces even after the grain is smoothed (denoise.py): on the
-prints of bench/preprocess_recall.py it finds 21 of 32 faces, BlazeFace plus this detector 26 of 32 (a second
-three-quarter profile, the whole six-person group of an old print), with no face found on the 25 grainy face-free
-pictures (each detection is still confirmed by FaceMesh, pipeline.py). It costs about 9 us a pixel on a shared
+prints of bench/preprocess_recall.py it finds 21 of 32 faces, BlazeFace plus this detector 25 of 32 (the second
+three-quarter profile of breakingbad and the sixth person of insightface's group as old prints, two more of the
+group as a faded print), with no face found on the 25 grainy face-free pictures (each detection is still
+confirmed by FaceMesh, pipeline.py). It costs about 9 us a pixel on a shared
 2-core machine (2 s for a 512 px picture), so it runs only on pictures found grainy, shrunk to at most
 `_MAX_SIDE` px (its 80 px window then still holds a 100 px face of a 1280 px group photo). dlib's author released
 the model into the public domain; it was trained on public images he labelled himself.
