@@ -100,8 +100,8 @@ def _analyze_image(data: bytes, fmt: str, options: PreprocessOptions, limits: Pr
     detections = _usable_per_frame([_detect(seen, timings, thorough=True)], options)[0]
     faces = _faces(rgb, detections, options, timings, keep=options.max_faces, seen=seen)
     turn_and_retry = len(faces) < min(len(detections), options.max_faces) or not faces
-    grain_detector = _grain_detector()
-    if seen is not rgb and grain_detector is not None:  # a grainy picture (denoise.py)
+    grain_detector = _grain_detector() if seen is not rgb else None  # a grainy picture (denoise.py)
+    if grain_detector is not None:
         with timed(timings, "detect"):
             found = grain_detector.detect(seen)
         deadline.check()

@@ -13,7 +13,7 @@ from devkit.package_photos import as_png, package_rgb
 from service.preprocess.cnn_detect import CnnFaceDetector
 from service.preprocess.denoise import for_detection, noise_level
 from service.preprocess.geometry import centre
-from service.preprocess.pipeline import release_models
+from service.preprocess.pipeline import _grain_detector, release_models
 
 from .conftest import run
 
@@ -91,12 +91,13 @@ def test_without_the_cnn_blazeface_misses_faces_on_those_prints(dist: str, relat
 
 
 def test_cnn_runs_only_on_grainy_pictures(monkeypatch: pytest.MonkeyPatch, astronaut_jpeg: bytes) -> None:
-    """It costs seconds a picture: a clean photo never reaches it, an old print does."""
+    """It costs seconds a picture: a clean photo never reaches it (nor loads its model), an old print does."""
     calls = []
     original = CnnFaceDetector.detect
     monkeypatch.setattr(CnnFaceDetector, "detect", lambda self, rgb: calls.append(rgb.shape) or original(self, rgb))
     release_models()
     assert len(run(astronaut_jpeg).faces) == 1 and calls == []
+    assert _grain_detector.cache_info().currsize == 0
     picture, _ = _old_print_of("scikit-image", "skimage/data/astronaut.png")
     assert len(run(as_png(picture), **OPTIONS).faces) == 1 and calls == [picture.shape]
 
